@@ -1,0 +1,114 @@
+"""The one exception tree of notation_py.
+
+Every error raised on purpose derives from :class:`NotationError`. The CLI maps the tree to exit
+codes in one place (``notation_py.cli.errors``); library callers catch what they need.
+
+Messages follow notation-go's wording where users and scripts are likely to match on them.
+"""
+
+from __future__ import annotations
+
+
+class NotationError(Exception):
+    """Root of every deliberate notation_py error."""
+
+    @property
+    def message(self) -> str:
+        """The human-readable message (the first argument)."""
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+# --- usage and configuration ------------------------------------------------------------------
+
+
+class UsageError(NotationError):
+    """The caller asked for something malformed: a bad flag value, reference or argument."""
+
+
+class ConfigError(NotationError):
+    """A configuration file or directory is missing or invalid."""
+
+
+class TrustPolicyError(ConfigError):
+    """A trust policy document is invalid, or no statement applies to an artifact."""
+
+
+class TrustStoreError(ConfigError):
+    """A trust store is missing, empty, or holds a certificate it must not hold."""
+
+
+class SigningKeyError(ConfigError):
+    """A signing key is missing, unreadable or not usable with its certificate."""
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+class EnvelopeError(NotationError):
+    """A signature envelope is malformed or violates the envelope specification."""
+
+
+class UnsupportedEnvelopeError(EnvelopeError):
+    """The envelope media type or algorithm is not supported."""
+
+
+class SignatureIntegrityError(EnvelopeError):
+    """The signature does not verify over the envelope's signed bytes."""
+
+
+class CertificateError(NotationError):
+    """A certificate or certificate chain violates the Notary Project certificate requirements."""
+
+
+class PayloadError(NotationError):
+    """The signed payload is malformed or does not match the artifact."""
+
+
+class DigestError(NotationError):
+    """A digest string is malformed, or content does not match its digest."""
+
+
+# --- artifacts and storage ------------------------------------------------------------------
+
+
+class ArtifactError(NotationError):
+    """An artifact, manifest, blob or signature could not be found or read."""
+
+
+class NotFoundError(ArtifactError):
+    """The named artifact, blob, tag or file does not exist."""
+
+
+class LayoutError(ArtifactError):
+    """An OCI image layout is missing or malformed."""
+
+
+# --- operations -----------------------------------------------------------------------------
+
+
+class SigningError(NotationError):
+    """Signing could not be completed; nothing was written."""
+
+
+class PluginError(NotationError):
+    """A plugin is missing, or misbehaved."""
+
+
+class TimestampError(NotationError):
+    """An RFC 3161 timestamp countersignature is missing, malformed or not trusted."""
+
+
+class RevocationError(NotationError):
+    """Revocation status could not be determined, or a certificate is revoked."""
+
+
+class VerificationError(NotationError):
+    """Signature verification failed.
+
+    ``failures`` holds one message per evaluated signature (``digest: reason``) so callers
+    and the CLI can explain why every candidate was rejected.
+    """
+
+    def __init__(self, message: str, failures: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.failures: list[str] = list(failures or [])

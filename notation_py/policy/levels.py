@@ -1,0 +1,128 @@
+"""Verification levels, checks and actions (trust-store-trust-policy.md, "Signature Verification details").
+
+The table is the spec's:
+
+============  =========  ============  ===================  =======  ==========
+level         integrity  authenticity  authenticTimestamp   expiry   revocation
+============  =========  ============  ===================  =======  ==========
+strict        enforce    enforce       enforce              enforce  enforce
+permissive    enforce    enforce       log                  log      log
+audit         enforce    log           log                  log      log
+skip          skip       skip          skip                 skip     skip
+============  =========  ============  ===================  =======  ==========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from notation_py.errors import TrustPolicyError
+
+
+class Check(StrEnum):
+    """A validation step of signature verification."""
+
+    INTEGRITY = "integrity"
+    AUTHENTICITY = "authenticity"
+    AUTHENTIC_TIMESTAMP = "authenticTimestamp"
+    EXPIRY = "expiry"
+    REVOCATION = "revocation"
+
+
+class Action(StrEnum):
+    """What a failure of a check does: fail verification, warn, or not run the check at all."""
+
+    ENFORCE = "enforce"
+    LOG = "log"
+    SKIP = "skip"
+
+
+class LevelName(StrEnum):
+    """The four named verification levels."""
+
+    STRICT = "strict"
+    PERMISSIVE = "permissive"
+    AUDIT = "audit"
+    SKIP = "skip"
+
+
+_E, _L, _S = Action.ENFORCE, Action.LOG, Action.SKIP
+_ORDER = (Check.INTEGRITY, Check.AUTHENTICITY, Check.AUTHENTIC_TIMESTAMP, Check.EXPIRY, Check.REVOCATION)
+_TABLE: dict[LevelName, tuple[Action, ...]] = {
+    LevelName.STRICT: (_E, _E, _E, _E, _E),
+    LevelName.PERMISSIVE: (_E, _E, _L, _L, _L),
+    LevelName.AUDIT: (_E, _L, _L, _L, _L),
+    LevelName.SKIP: (_S, _S, _S, _S, _S),
+}
+
+# Which actions an override may set per check; integrity is absent: it can never be overridden.
+_OVERRIDABLE: dict[Check, frozenset[Action]] = {
+    Check.AUTHENTICITY: frozenset({_E, _L}),
+    Check.AUTHENTIC_TIMESTAMP: frozenset({_E, _L}),
+    Check.EXPIRY: frozenset({_E, _L}),
+    Check.REVOCATION: frozenset({_E, _L, _S}),
+}
+
+
+@dataclass(frozen=True)
+class VerificationLevel:
+    """A level with its per-check actions, after applying any overrides."""
+
+    name: LevelName
+    actions: Mapping[Check, Action]
+
+    def action(self, check: Check) -> Action:
+        """Return the action configured for ``check``."""
+        return self.actions[check]
+
+    @property
+    def is_skip(self) -> bool:
+        """True for the ``skip`` level: verification is not performed at all."""
+        return self.name is LevelName.SKIP
+
+    @classmethod
+    def build(cls, level: str, overrides: Mapping[str, str] | None = None) -> VerificationLevel:
+        """Build a level from its name and an ``override`` map, validating both like notation.
+
+        Raises:
+            TrustPolicyError: unknown level, override on ``skip``, unknown check or action,
+                or an override of ``integrity``.
+        """
+        try:
+            name = LevelName(level)
+        except ValueError:
+            raise TrustPolicyError(f'invalid signature verification level "{level}"') from None
+        actions = dict(zip(_ORDER, _TABLE[name], strict=True))
+        if overrides:
+            if name is LevelName.SKIP:
+                raise TrustPolicyError(
+                    f'signature verification level "{level}" can\'t be used to customize '
+                    "signature verification"
+                )
+            for check_name, action_name in overrides.items():
+                if check_name == Check.INTEGRITY:
+                    raise TrustPolicyError(
+                        '"integrity" verification can not be overridden in custom signature verification'
+                    )
+                try:
+                    check = Check(check_name)
+                except ValueError:
+                    raise TrustPolicyError(
+                        f'verification type "{check_name}" in custom signature verification is not supported, '
+                        'supported values are "authenticity", "authenticTimestamp", "expiry", "revocation"'
+                    ) from None
+                try:
+                    action = Action(action_name)
+                except ValueError:
+                    action = None
+                if action is None or action not in _OVERRIDABLE[check]:
+                    allowed = ", ".join(f'"{a.value}"' for a in sorted(_OVERRIDABLE[check]))
+                    raise TrustPolicyError(
+                        f'verification action "{action_name}" in custom signature verification is not '
+                        f'supported for "{check.value}", supported values are {allowed}'
+                    )
+                actions[check] = action
+        return cls(name=name, actions=MappingProxyType(actions))
