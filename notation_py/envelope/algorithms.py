@@ -76,9 +76,11 @@ class Algorithm(Enum):
 
     def new_hash(self) -> hashes.HashAlgorithm:
         """A fresh ``cryptography`` hash object for this algorithm."""
-        return {"SHA-256": hashes.SHA256, "SHA-384": hashes.SHA384, "SHA-512": hashes.SHA512}[
-            self.value.hash_name
-        ]()
+        if self.value.hash_name == "SHA-256":
+            return hashes.SHA256()
+        if self.value.hash_name == "SHA-384":
+            return hashes.SHA384()
+        return hashes.SHA512()
 
     def hashlib_name(self) -> str:
         """The :mod:`hashlib` name of the hash, e.g. ``sha256``."""
@@ -146,22 +148,26 @@ def sign_with_key(key: PrivateKey, alg: Algorithm, data: bytes) -> bytes:
     return r.to_bytes(n, "big") + s.to_bytes(n, "big")
 
 
-def verify_with_key(key: PublicKey, alg: Algorithm, data: bytes, signature: bytes) -> None:
+def verify_with_key(
+    key: PublicKey, alg: Algorithm, data: bytes, signature: bytes, *, pss_any_salt: bool = True
+) -> None:
     """Verify a raw primitive signature; raise :class:`SignatureIntegrityError` when it does not verify.
 
     The algorithm must be the one the key determines (no algorithm substitution). RSA-PSS accepts
-    any salt length, as notation-go does.
+    any salt length for JWS, as notation-go does; COSE (RFC 8230) requires salt length = hash length,
+    as go-cose does, so COSE passes ``pss_any_salt=False``.
     """
     expected = Algorithm.for_key(key)
     if expected is not alg:
         raise SignatureIntegrityError(
-            f'signature algorithm "{alg.jws_name}" does not match the signing key, '
+            f'signature algorithm "{alg.jws_name}" does not match the signing certificate\'s key, '
             f'which requires "{expected.jws_name}"'
         )
     h = alg.new_hash()
     try:
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PSS(mgf=padding.MGF1(h), salt_length=padding.PSS.AUTO), h)
+            salt = padding.PSS.AUTO if pss_any_salt else h.digest_size
+            key.verify(signature, data, padding.PSS(mgf=padding.MGF1(h), salt_length=salt), h)
         else:
             n = _coordinate_len(alg)
             if len(signature) != 2 * n:
@@ -170,6 +176,6 @@ def verify_with_key(key: PublicKey, alg: Algorithm, data: bytes, signature: byte
             s = int.from_bytes(signature[n:], "big")
             key.verify(encode_dss_signature(r, s), data, ec.ECDSA(h))
     except InvalidSignature:
-        raise SignatureIntegrityError("signature is invalid. Error: crypto/rsa: verification error"
-                                      if isinstance(key, rsa.RSAPublicKey)
-                                      else "signature is invalid. Error: ecdsa: verification error") from None
+        # Go's wording, so logs read the same as notation's.
+        reason = "crypto/rsa: verification error" if isinstance(key, rsa.RSAPublicKey) else "ecdsa: verification error"
+        raise SignatureIntegrityError(reason) from None

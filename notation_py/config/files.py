@@ -1,0 +1,201 @@
+"""``signingkeys.json`` and ``config.json``: notation's formats, read and written unchanged.
+
+Unknown members are preserved on rewrite so files shared with notation keep what notation put there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from notation_py.errors import ConfigError
+from notation_py.fsutil import atomic_write
+
+
+def _load_json_object(path: Path, what: str) -> dict[str, Any] | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"malformed {what} {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"malformed {what} {path}: expected a JSON object")
+    return doc
+
+
+@dataclass(frozen=True)
+class KeySuite:
+    """One entry of ``signingkeys.json``: a local key (``keyPath``/``certPath``) or a plugin key."""
+
+    name: str
+    key_path: str | None = None
+    cert_path: str | None = None
+    id: str | None = None
+    plugin_name: str | None = None
+    plugin_config: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_plugin(self) -> bool:
+        """True for a plugin-backed key."""
+        return self.plugin_name is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape used by notation."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.is_plugin:
+            out["id"] = self.id
+            out["pluginName"] = self.plugin_name
+            if self.plugin_config:
+                out["pluginConfig"] = dict(self.plugin_config)
+        else:
+            out["keyPath"] = self.key_path
+            out["certPath"] = self.cert_path
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, item: object, index: int) -> KeySuite:
+        """Validate one ``keys[]`` entry."""
+        if not isinstance(item, dict):
+            raise ConfigError(f"malformed signingkeys.json: keys[{index}] is not an object")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"malformed signingkeys.json: keys[{index}] has no name")
+        known = {"name", "keyPath", "certPath", "id", "pluginName", "pluginConfig"}
+        extra = {k: v for k, v in item.items() if k not in known}
+        if "pluginName" in item:
+            plugin, key_id, cfg = item.get("pluginName"), item.get("id"), item.get("pluginConfig") or {}
+            if not isinstance(plugin, str) or not plugin or not isinstance(key_id, str) or not key_id:
+                raise ConfigError(f'malformed signingkeys.json: plugin key "{name}" needs "id" and "pluginName"')
+            if not isinstance(cfg, dict) or not all(isinstance(v, str) for v in cfg.values()):
+                raise ConfigError(f'malformed signingkeys.json: "pluginConfig" of key "{name}" must map strings')
+            return cls(name=name, id=key_id, plugin_name=plugin, plugin_config=cfg, extra=extra)
+        key_path, cert_path = item.get("keyPath"), item.get("certPath")
+        if not isinstance(key_path, str) or not key_path or not isinstance(cert_path, str) or not cert_path:
+            raise ConfigError(f'malformed signingkeys.json: key "{name}" needs "keyPath" and "certPath"')
+        return cls(name=name, key_path=key_path, cert_path=cert_path, extra=extra)
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The parsed ``signingkeys.json``."""
+
+    keys: tuple[KeySuite, ...] = ()
+    default: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SigningKeys:
+        """Parse and validate (unique names, existing default).
+
+        Raises:
+            ConfigError: malformed document.
+        """
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"malformed signingkeys.json: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ConfigError("malformed signingkeys.json: expected a JSON object")
+        raw_keys = doc.get("keys") or []
+        if not isinstance(raw_keys, list):
+            raise ConfigError('malformed signingkeys.json: "keys" must be a list')
+        keys = tuple(KeySuite.from_dict(item, i) for i, item in enumerate(raw_keys))
+        seen: set[str] = set()
+        for key in keys:
+            if key.name in seen:
+                raise ConfigError(f"malformed signingkeys.json: multiple keys with name '{key.name}' found")
+            seen.add(key.name)
+        default = doc.get("default")
+        if default is not None and (not isinstance(default, str) or default not in seen):
+            raise ConfigError(f"malformed signingkeys.json: default key '{default}' not found")
+        return cls(keys=keys, default=default or None)
+
+    @classmethod
+    def load(cls, path: Path) -> SigningKeys:
+        """Read ``path``; a missing file is an empty key list."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return cls()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        return cls.from_bytes(data)
+
+    def to_bytes(self) -> bytes:
+        """Serialise as notation does (indented JSON)."""
+        doc: dict[str, Any] = {}
+        if self.default:
+            doc["default"] = self.default
+        doc["keys"] = [k.to_dict() for k in self.keys]
+        return (json.dumps(doc, indent=4) + "\n").encode()
+
+    def save(self, path: Path) -> None:
+        """Write atomically (0600: the file points at private keys)."""
+        atomic_write(path, self.to_bytes(), mode=0o600)
+
+    def get(self, name: str | None) -> KeySuite:
+        """The key named ``name``, or the default key when ``name`` is None.
+
+        Raises:
+            ConfigError: no such key, or no default configured.
+        """
+        if name is None:
+            if self.default is None:
+                raise ConfigError("default signing key not set. Please set default signing key or specify a key name")
+            name = self.default
+        for key in self.keys:
+            if key.name == name:
+                return key
+        raise ConfigError(f'signing key "{name}" not found')
+
+    def add(self, key: KeySuite, make_default: bool = False) -> SigningKeys:
+        """A copy with ``key`` added (names must be unique)."""
+        if any(k.name == key.name for k in self.keys):
+            raise ConfigError(f'signing key "{key.name}" already exists')
+        default = key.name if make_default else self.default
+        return SigningKeys(keys=(*self.keys, key), default=default)
+
+    def remove(self, name: str) -> SigningKeys:
+        """A copy without ``name``; removing the default clears it."""
+        if not any(k.name == name for k in self.keys):
+            raise ConfigError(f'signing key "{name}" not found')
+        keys = tuple(k for k in self.keys if k.name != name)
+        return SigningKeys(keys=keys, default=None if self.default == name else self.default)
+
+    def with_default(self, name: str) -> SigningKeys:
+        """A copy whose default is ``name``."""
+        self.get(name)
+        return SigningKeys(keys=self.keys, default=name)
+
+
+@dataclass(frozen=True)
+class NotationConfig:
+    """``config.json``: insecure registries, default signature format; other members kept."""
+
+    insecure_registries: tuple[str, ...] = ()
+    signature_format: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> NotationConfig:
+        """Read ``path``; a missing file is the default configuration."""
+        doc = _load_json_object(path, "config file")
+        if doc is None:
+            return cls()
+        insecure = doc.get("insecureRegistries") or []
+        fmt = doc.get("signatureFormat")
+        if not isinstance(insecure, list) or not all(isinstance(x, str) for x in insecure):
+            raise ConfigError(f'malformed config file {path}: "insecureRegistries" must be a list of strings')
+        if fmt is not None and fmt not in ("jws", "cose"):
+            raise ConfigError(f'malformed config file {path}: "signatureFormat" must be "jws" or "cose"')
+        extra = {k: v for k, v in doc.items() if k not in ("insecureRegistries", "signatureFormat")}
+        return cls(insecure_registries=tuple(insecure), signature_format=fmt, extra=extra)

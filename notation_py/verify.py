@@ -1,0 +1,362 @@
+"""Signature verification: the Notary Project verification algorithm, independent of where signatures live.
+
+The core, :func:`verify_signature`, takes one envelope's bytes, the trust policy statement that
+applies, a trust store, and a *target matcher* that checks the signed payload against the artifact
+(an OCI descriptor, or a blob's bytes). It runs the checks in notation-go's order:
+
+1. integrity (always enforced): envelope parses, signature verifies, chain meets the cert rules;
+2. verification plugin / unknown critical attributes (always enforced);
+3. authenticity: chain anchored in the scheme's trust stores, then trusted identities;
+4. expiry;  5. authentic timestamp;  6. revocation;
+7. the payload matches the artifact and the user-required metadata (always enforced).
+
+Each check's failure is enforced or logged per the statement's verification level. The result of a
+passing signature is returned; a failing one raises :class:`SignatureVerificationError` carrying
+the same outcome. :func:`verify_artifact` and :func:`verify_blob` drive the core over an
+:class:`~notation_py.oci.store.ArtifactStore` or a blob file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn, Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from notation_py.envelope import verify_envelope
+from notation_py.envelope.algorithms import Algorithm
+from notation_py.envelope.encoding import format_rfc1123z
+from notation_py.envelope.model import EnvelopeContent, SigningScheme
+from notation_py.envelope.payload import TargetArtifact, parse_payload
+from notation_py.errors import (
+    EnvelopeError,
+    NotationError,
+    PayloadError,
+    RevocationError,
+    SignatureIntegrityError,
+    TimestampError,
+    TrustPolicyError,
+    TrustStoreError,
+    UnsupportedEnvelopeError,
+    VerificationError,
+)
+from notation_py.policy.levels import Action, Check, VerificationLevel
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one verification check."""
+
+    check: Check
+    action: Action
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when the check succeeded (or was skipped)."""
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SignatureOutcome:
+    """Everything verification learned about one signature."""
+
+    envelope_media_type: str
+    level: VerificationLevel
+    content: EnvelopeContent | None = None
+    target: TargetArtifact | None = None
+    results: tuple[CheckResult, ...] = ()
+    #: The enforced failure that rejected the signature; None when it verified.
+    error: str | None = None
+    #: Digest of the signature manifest (OCI) or path of the signature file (blob).
+    source: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """True if no enforced check failed."""
+        return self.error is None
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        """Checks that failed with action ``log``."""
+        return [r for r in self.results if r.error is not None and r.action is Action.LOG]
+
+
+class SignatureVerificationError(VerificationError):
+    """One signature failed verification; ``outcome`` says which check and why."""
+
+    def __init__(self, outcome: SignatureOutcome) -> None:
+        super().__init__(outcome.error or "signature verification failed", [outcome.error or ""])
+        self.outcome = outcome
+
+
+class TrustAnchors(Protocol):
+    """What verification needs from a trust policy statement and its trust store."""
+
+    @property
+    def name(self) -> str:
+        """Statement name (used in messages)."""
+        ...
+
+    @property
+    def level(self) -> VerificationLevel:
+        """Verification level with overrides applied."""
+        ...
+
+    def trusted_certificates(self, scheme: SigningScheme) -> list[x509.Certificate]:
+        """Certificates of the stores the statement references for ``scheme`` (``ca`` or ``signingAuthority``).
+
+        Raises:
+            TrustPolicyError, TrustStoreError: with notation-go's messages.
+        """
+        ...
+
+    def check_identity(self, leaf: x509.Certificate) -> None:
+        """Raise if the leaf does not match the statement's trusted identities."""
+        ...
+
+    def check_authentic_timestamp(self, content: EnvelopeContent, now: datetime) -> None:
+        """Run the authentic-timestamp step; raise :class:`TimestampError` (or a policy error) on failure."""
+        ...
+
+    def check_revocation(self, content: EnvelopeContent) -> None:
+        """Raise :class:`RevocationError` if a chain certificate is revoked or its status unknown."""
+        ...
+
+    def plugin_available(self, name: str) -> str | None:
+        """None if the verification plugin ``name`` can be used, else why it cannot."""
+        ...
+
+
+#: Checks the target artifact described by the payload; raises :class:`PayloadError` on mismatch.
+TargetMatcher = Callable[[TargetArtifact, Algorithm], None]
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.DER)
+
+
+def _authenticity(content: EnvelopeContent, anchors: TrustAnchors) -> None:
+    try:
+        trusted = anchors.trusted_certificates(content.signed.signing_scheme)
+    except (TrustPolicyError, TrustStoreError) as exc:
+        raise VerificationError(f"error while loading the trust store, {exc.message}") from None
+    trusted_der = {_der(c) for c in trusted}
+    # notation-go: at least one certificate of the chain must be byte-equal to a trusted one.
+    if not any(_der(c) in trusted_der for c in content.unsigned.certificate_chain):
+        raise VerificationError("the signature's certificate chain does not contain any trusted certificate")
+    anchors.check_identity(content.leaf)
+
+
+def _expiry(content: EnvelopeContent, now: datetime) -> None:
+    expiry = content.signed.expiry
+    if expiry is not None and now >= expiry:
+        raise VerificationError(f'digital signature has expired on "{format_rfc1123z(expiry)}"')
+
+
+def _critical_extensions(content: EnvelopeContent, anchors: TrustAnchors) -> str | None:
+    plugin = content.signed.verification_plugin
+    if plugin is not None:
+        reason = anchors.plugin_available(plugin)
+        if reason is not None:
+            return (
+                f'error while locating the verification plugin "{plugin}", make sure the plugin is installed '
+                f"successfully before verifying the signature. error: {reason}"
+            )
+    unknown = [a.key for a in content.signed.extended if a.critical]
+    if unknown:
+        # Only a verification plugin could process them (spec: unknown critical attributes MUST fail).
+        return f"signature has unprocessed critical attribute(s): {', '.join(unknown)}"
+    return None
+
+
+def verify_signature(
+    envelope: bytes,
+    media_type: str,
+    anchors: TrustAnchors,
+    match_target: TargetMatcher,
+    *,
+    user_metadata: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    source: str | None = None,
+) -> SignatureOutcome:
+    """Verify one signature envelope under one trust policy statement.
+
+    Returns:
+        The outcome (``verified`` is True), including checks that failed with action ``log``.
+
+    Raises:
+        SignatureVerificationError: an enforced check failed; ``.outcome`` explains.
+    """
+    now = now or datetime.now(UTC)
+    level = anchors.level
+    results: list[CheckResult] = []
+
+    def fail(error: str, content: EnvelopeContent | None = None, target: TargetArtifact | None = None) -> NoReturn:
+        raise SignatureVerificationError(
+            SignatureOutcome(media_type, level, content, target, tuple(results), error, source)
+        )
+
+    if level.is_skip:
+        return SignatureOutcome(media_type, level, source=source)
+
+    # 1. Integrity, always enforced.
+    try:
+        content = verify_envelope(media_type, envelope)
+    except SignatureIntegrityError as exc:
+        msg = f"signature is invalid. Error: {exc.message}"
+        results.append(CheckResult(Check.INTEGRITY, Action.ENFORCE, msg))
+        fail(msg)
+    except (UnsupportedEnvelopeError, EnvelopeError) as exc:
+        msg = f"unable to parse the digital signature, error : {exc.message}"
+        results.append(CheckResult(Check.INTEGRITY, Action.ENFORCE, msg))
+        fail(msg)
+    results.append(CheckResult(Check.INTEGRITY, Action.ENFORCE))
+    try:
+        target = parse_payload(content.payload)
+    except PayloadError as exc:
+        results[-1] = CheckResult(Check.INTEGRITY, Action.ENFORCE, exc.message)
+        fail(exc.message, content)
+
+    # 2. Verification plugin and unknown critical attributes, always enforced.
+    critical_error = _critical_extensions(content, anchors)
+    if critical_error is not None:
+        fail(critical_error, content, target)
+
+    # 3-6. Level-governed checks.
+    steps: list[tuple[Check, Callable[[], None]]] = [
+        (Check.AUTHENTICITY, lambda: _authenticity(content, anchors)),
+        (Check.EXPIRY, lambda: _expiry(content, now)),
+        (Check.AUTHENTIC_TIMESTAMP, lambda: anchors.check_authentic_timestamp(content, now)),
+        (Check.REVOCATION, lambda: anchors.check_revocation(content)),
+    ]
+    for check, run in steps:
+        action = level.action(check)
+        if action is Action.SKIP:
+            results.append(CheckResult(check, action))
+            continue
+        try:
+            run()
+        except (VerificationError, TrustPolicyError, TrustStoreError, TimestampError, RevocationError) as exc:
+            results.append(CheckResult(check, action, exc.message))
+            if action is Action.ENFORCE:
+                fail(exc.message, content, target)
+            continue
+        results.append(CheckResult(check, action))
+
+    # 7. The payload describes this artifact, with the metadata the user requires.
+    try:
+        match_target(target, content.algorithm)
+    except PayloadError as exc:
+        fail(exc.message, content, target)
+    for key, value in (user_metadata or {}).items():
+        if target.annotations.get(key) != value:
+            fail(
+                f'unable to find specified metadata "{key}={value}" in the signature payload annotations',
+                content,
+                target,
+            )
+    return SignatureOutcome(media_type, level, content, target, tuple(results), None, source)
+
+
+# --- target matchers --------------------------------------------------------------------------
+
+
+def descriptor_matcher(media_type: str, digest: str, size: int) -> TargetMatcher:
+    """Matcher for an OCI artifact: payload mediaType, digest and size must equal the descriptor's."""
+
+    def match(target: TargetArtifact, _alg: Algorithm) -> None:
+        if (target.media_type, target.digest, target.size) != (media_type, digest, size):
+            raise PayloadError(
+                "content descriptor mismatch: the signature was made for "
+                f"{target.digest} ({target.media_type}, {target.size} bytes), not for "
+                f"{digest} ({media_type}, {size} bytes)"
+            )
+
+    return match
+
+
+def blob_matcher(blob: Callable[[], bytes] | Path, media_type: str | None = None) -> TargetMatcher:
+    """Matcher for a blob: size, digest (hash chosen by the signing key) and, if given, media type."""
+
+    def match(target: TargetArtifact, alg: Algorithm) -> None:
+        mismatch = PayloadError("integrity check failed. signature does not match the given blob")
+        if media_type is not None and target.media_type != media_type:
+            raise mismatch
+        algorithm, _, _ = target.digest.partition(":")
+        if algorithm != alg.digest_algorithm:
+            raise mismatch
+        h = hashlib.new(alg.hashlib_name())
+        size = 0
+        if isinstance(blob, Path):
+            with blob.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+                    size += len(chunk)
+        else:
+            data = blob()
+            h.update(data)
+            size = len(data)
+        if size != target.size or f"{algorithm}:{h.hexdigest()}" != target.digest:
+            raise mismatch
+
+    return match
+
+
+# --- aggregate results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The result of verifying an artifact: the signature that verified, and the ones that did not."""
+
+    reference: str
+    verified: SignatureOutcome
+    rejected: tuple[SignatureOutcome, ...] = field(default=())
+
+
+def first_verified(
+    reference: str,
+    attempts: Sequence[Callable[[], SignatureOutcome]],
+    *,
+    no_signature_message: str,
+) -> VerificationResult:
+    """Try signatures in order and return as soon as one verifies (notation semantics).
+
+    Raises:
+        VerificationError: no signature, or every signature failed (``failures`` lists why).
+    """
+    rejected: list[SignatureOutcome] = []
+    for attempt in attempts:
+        try:
+            outcome = attempt()
+        except SignatureVerificationError as exc:
+            rejected.append(exc.outcome)
+            continue
+        return VerificationResult(reference, outcome, tuple(rejected))
+    if not rejected:
+        raise VerificationError(no_signature_message)
+    raise VerificationError(
+        f"signature verification failed for all the signatures associated with {reference}",
+        [f"{o.source or 'signature'}: {o.error}" for o in rejected],
+    )
+
+
+__all__ = [
+    "CheckResult",
+    "NotationError",
+    "SignatureOutcome",
+    "SignatureVerificationError",
+    "TargetMatcher",
+    "TrustAnchors",
+    "VerificationResult",
+    "blob_matcher",
+    "descriptor_matcher",
+    "first_verified",
+    "verify_signature",
+]
