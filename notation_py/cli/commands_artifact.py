@@ -1,0 +1,231 @@
+"""``sign``, ``verify``, ``inspect``, ``list`` and ``version`` for OCI artifacts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated
+
+import typer
+
+from notation_py import __version__
+from notation_py.cli.app import app
+from notation_py.cli.context import (
+    Target,
+    config_dir,
+    load_oci_policy,
+    open_target,
+    out,
+    parse_duration,
+    parse_pairs,
+    resolve_signer,
+    revocation_checker,
+    signature_media_type,
+    trust_store,
+    warn,
+)
+from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
+from notation_py.envelope import parse_envelope
+from notation_py.errors import NotationError, UsageError
+from notation_py.oci.descriptor import Descriptor
+from notation_py.oci.signatures import fetch_signature, list_signature_manifests
+from notation_py.sign import SignOptions, sign_artifact
+from notation_py.trust import PolicyTrustAnchors
+from notation_py.verify import SignatureOutcome, descriptor_matcher, first_verified, verify_signature
+
+Reference = Annotated[str, typer.Argument(help="Artifact reference; with --oci-layout: DIR:TAG or DIR@sha256:...")]
+OciLayout = Annotated[bool, typer.Option("--oci-layout", help="The reference is an OCI image layout directory.")]
+MaxSignatures = Annotated[int, typer.Option("--max-signatures", help="Maximum number of signatures to evaluate.")]
+Debug = Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Verbose output.")]
+
+
+def _resolve(target: Target, verb: str) -> Descriptor:
+    subject = target.store.resolve(target.reference.reference)
+    if target.reference.tag is not None:
+        warn(
+            f"Always {verb} the artifact using digest(@sha256:...) rather than a tag(:{target.reference.tag}) "
+            "because tags are mutable and a tag reference can point to a different artifact than the one "
+            f"{'signed' if verb == 'sign' else 'verified'}."
+        )
+        out(f"Resolved artifact tag `{target.reference.tag}` to digest `{subject.digest}` before {verb}.")
+    return subject
+
+
+@app.command("sign")
+def sign_command(
+    reference: Reference,
+    key: Annotated[str | None, typer.Option("--key", "-k", help="Signing key name from signingkeys.json.")] = None,
+    signature_format: Annotated[
+        str | None, typer.Option("--signature-format", help="Envelope format: jws (default) or cose.")
+    ] = None,
+    expiry: Annotated[
+        str | None, typer.Option("--expiry", "-e", help='Optional expiry duration, e.g. "12h", "30m", "3h20m".')
+    ] = None,
+    user_metadata: Annotated[
+        list[str] | None, typer.Option("--user-metadata", "-m", help="key=value metadata added to the payload.")
+    ] = None,
+    plugin: Annotated[str | None, typer.Option("--plugin", help="Signing plugin name (with --id).")] = None,
+    key_id: Annotated[str | None, typer.Option("--id", help="Key id for --plugin.")] = None,
+    plugin_config: Annotated[
+        list[str] | None, typer.Option("--plugin-config", help="key=value for the plugin.")
+    ] = None,
+    timestamp_url: Annotated[str | None, typer.Option("--timestamp-url", help="RFC 3161 TSA URL.")] = None,
+    timestamp_root_cert: Annotated[
+        str | None, typer.Option("--timestamp-root-cert", help="TSA root certificate file.")
+    ] = None,
+    oci_layout: OciLayout = False,
+    debug: Debug = False,
+    verbose: Verbose = False,
+) -> None:
+    """Sign an artifact and store the signature as a referrer of it."""
+    metadata = parse_pairs(user_metadata, "--user-metadata")
+    parse_pairs(plugin_config, "--plugin-config")
+    if timestamp_url or timestamp_root_cert:
+        raise UsageError("RFC 3161 timestamping at signing time is not available in notation-py yet")
+    options = SignOptions(
+        envelope_media_type=signature_media_type(signature_format),
+        expiry=parse_duration(expiry, "--expiry") if expiry else None,
+        user_metadata=metadata,
+    )
+    target = open_target(reference, oci_layout)
+    signer = resolve_signer(key, plugin, key_id)
+    subject = _resolve(target, "sign")
+    signed = sign_artifact(target.store, str(subject.digest), signer, options)
+    out(f"Successfully signed {target.display(str(signed.subject.digest))}")
+    if verbose or debug:
+        out(f"Signature manifest: {signed.signature_manifest.digest}")
+
+
+def _print_verified(display: str, outcome: SignatureOutcome) -> None:
+    for result in outcome.warnings:
+        warn(f'{result.check.value} was set to "log" and failed with error: {result.error}')
+    out(f"Successfully verified signature for {display}")
+    if outcome.target and outcome.target.annotations:
+        out("\nThe artifact was signed with the following user metadata.\n")
+        width = max(len("KEY"), *(len(k) for k in outcome.target.annotations))
+        out(f"{'KEY'.ljust(width)}   VALUE")
+        for k, v in outcome.target.annotations.items():
+            out(f"{k.ljust(width)}   {v}")
+
+
+@app.command("verify")
+def verify_command(
+    reference: Reference,
+    user_metadata: Annotated[
+        list[str] | None, typer.Option("--user-metadata", "-m", help="key=value that must be in the signed payload.")
+    ] = None,
+    plugin_config: Annotated[list[str] | None, typer.Option("--plugin-config", help="key=value for a plugin.")] = None,
+    max_signatures: MaxSignatures = 100,
+    oci_layout: OciLayout = False,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="Trust policy scope for an OCI layout, e.g. local/app.")
+    ] = None,
+    debug: Debug = False,
+    verbose: Verbose = False,
+) -> None:
+    """Verify that an artifact carries a signature trusted by the trust policy."""
+    metadata = parse_pairs(user_metadata, "--user-metadata")
+    parse_pairs(plugin_config, "--plugin-config")
+    if max_signatures < 1:
+        raise UsageError("--max-signatures must be at least 1")
+    if oci_layout and not scope:
+        raise UsageError("--scope is required with --oci-layout (the trust policy scope of the layout)")
+    policy = load_oci_policy()
+    target = open_target(reference, oci_layout, scope)
+    statement = policy.statement_for(scope or reference)
+    subject = _resolve(target, "verify")
+    display = target.display(str(subject.digest))
+    if statement.is_skip:
+        out(f"Trust policy is configured to skip signature verification for {display}")
+        return
+    checker = revocation_checker()
+    anchors = PolicyTrustAnchors(statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins)
+    matcher = descriptor_matcher(subject.media_type, str(subject.digest), subject.size)
+
+    def attempt(manifest: Descriptor) -> SignatureOutcome:
+        sig = fetch_signature(target.store, manifest, subject)
+        return verify_signature(
+            sig.envelope, sig.envelope_media_type, anchors, matcher, user_metadata=metadata, source=str(manifest.digest)
+        )
+
+    attempts: list[Callable[[], SignatureOutcome]] = [
+        partial(attempt, m) for m in list_signature_manifests(target.store, subject, max_signatures)
+    ]
+    try:
+        result = first_verified(
+            display,
+            attempts,
+            no_signature_message=f'no signature is associated with "{display}", make sure the artifact was signed successfully',
+        )
+    finally:
+        checker.close()
+    if verbose or debug:
+        out(f"Verified signature manifest {result.verified.source}")
+    _print_verified(display, result.verified)
+
+
+def _inspected(target: Target, subject: Descriptor, max_signatures: int) -> list[InspectedSignature]:
+    found: list[InspectedSignature] = []
+    for manifest in list_signature_manifests(target.store, subject, max_signatures):
+        try:
+            sig = fetch_signature(target.store, manifest, subject)
+            content = parse_envelope(sig.envelope_media_type, sig.envelope)
+            found.append(InspectedSignature(str(manifest.digest), sig.envelope_media_type, content))
+        except NotationError as exc:
+            found.append(InspectedSignature(str(manifest.digest), "", None, exc.message))
+    return found
+
+
+@app.command("inspect")
+def inspect_command(
+    reference: Reference,
+    output: Annotated[str, typer.Option("--output", "-o", help="Output format: tree or json.")] = "tree",
+    max_signatures: MaxSignatures = 100,
+    oci_layout: OciLayout = False,
+    debug: Debug = False,
+) -> None:
+    """Show every signature of an artifact (envelope, attributes, certificates)."""
+    if output not in ("tree", "json"):
+        raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
+    target = open_target(reference, oci_layout)
+    subject = target.store.resolve(target.reference.reference)
+    if target.reference.tag is not None and output == "tree":
+        warn(f"Resolved artifact tag `{target.reference.tag}` to digest `{subject.digest}`; tags are mutable.")
+    sigs = _inspected(target, subject, max_signatures)
+    display = target.display(str(subject.digest))
+    if output == "json":
+        out(json.dumps(inspect_json(subject.media_type, sigs), indent=2))
+    elif not sigs:
+        out(f"{display} has no associated signature")
+    else:
+        out("Inspecting all signatures for signed artifact")
+        out(inspect_tree(display, sigs))
+
+
+@app.command("list")
+def list_command(
+    reference: Reference,
+    max_signatures: MaxSignatures = 100,
+    oci_layout: OciLayout = False,
+    debug: Debug = False,
+) -> None:
+    """List the signature manifests of an artifact."""
+    target = open_target(reference, oci_layout)
+    subject = target.store.resolve(target.reference.reference)
+    digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
+    display = target.display(str(subject.digest))
+    if not digests:
+        out(f"{display} has no associated signature")
+        return
+    out(render_tree((display, [("application/vnd.cncf.notary.signature", [(d, []) for d in digests])])))
+
+
+app.command("ls", hidden=True)(list_command)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Show the version."""
+    out(f"notation-py {__version__}")

@@ -1,0 +1,210 @@
+"""``blob sign|verify|inspect`` and ``blob policy import|show|init``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from notation_py.cli.app import blob_app, blob_policy_app
+from notation_py.cli.context import (
+    config_dir,
+    load_blob_policy,
+    out,
+    parse_duration,
+    parse_pairs,
+    resolve_signer,
+    revocation_checker,
+    signature_media_type,
+    trust_store,
+    warn,
+)
+from notation_py.cli.policy_io import import_policy, init_statement, show_policy
+from notation_py.cli.render import InspectedSignature, blob_inspect_tree, signature_json
+from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
+from notation_py.errors import NotationError, UsageError
+from notation_py.fsutil import atomic_write
+from notation_py.policy.document import BlobTrustPolicy
+from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions, sign_blob
+from notation_py.trust import PolicyTrustAnchors
+from notation_py.verify import blob_matcher, verify_signature
+
+#: Largest signature file read (notation's envelope limit).
+_MAX_SIGNATURE_FILE = 32 * 1024 * 1024
+_EXTENSIONS = {MEDIA_TYPE_JWS: "jws", MEDIA_TYPE_COSE: "cose"}
+
+
+def _signature_media_type(path: Path) -> str:
+    """Envelope media type from ``<name>.<jws|cose>.sig``, with notation's messages."""
+    name = path.name
+    if not name.endswith(".sig"):
+        raise UsageError(f"invalid signature filename {name}. The file extension must be .sig")
+    parts = name.split(".")
+    if len(parts) < 3:
+        raise UsageError(
+            f"invalid signature filename {name}. A valid signature file name must contain signature format "
+            "and .sig file extension"
+        )
+    fmt = parts[-2].lower()
+    if fmt == "jws":
+        return MEDIA_TYPE_JWS
+    if fmt == "cose":
+        return MEDIA_TYPE_COSE
+    raise UsageError(
+        f'signature format "{parts[-2]}" not supported. Supported signature envelope formats are "jws" and "cose"'
+    )
+
+
+def _read_signature(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > _MAX_SIGNATURE_FILE:
+            raise UsageError(f"signature file {path} is {size} bytes, larger than the 32 MiB limit")
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read signature file {path}: {exc.strerror}") from None
+
+
+@blob_app.command("sign")
+def blob_sign(
+    blob: Annotated[Path, typer.Argument(help="The file to sign.")],
+    key: Annotated[str | None, typer.Option("--key", "-k", help="Signing key name.")] = None,
+    signature_format: Annotated[str | None, typer.Option("--signature-format", help="jws (default) or cose.")] = None,
+    media_type: Annotated[
+        str, typer.Option("--media-type", help="Media type recorded for the blob.")
+    ] = DEFAULT_BLOB_MEDIA_TYPE,
+    expiry: Annotated[str | None, typer.Option("--expiry", "-e", help='Expiry duration, e.g. "12h".')] = None,
+    user_metadata: Annotated[list[str] | None, typer.Option("--user-metadata", "-m", help="key=value.")] = None,
+    signature_directory: Annotated[
+        Path, typer.Option("--signature-directory", help="Where to write the signature file.")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing signature file.")] = False,
+    plugin: Annotated[str | None, typer.Option("--plugin", help="Signing plugin name.")] = None,
+    key_id: Annotated[str | None, typer.Option("--id", help="Key id for --plugin.")] = None,
+    plugin_config: Annotated[list[str] | None, typer.Option("--plugin-config", help="key=value.")] = None,
+    timestamp_url: Annotated[str | None, typer.Option("--timestamp-url", help="RFC 3161 TSA URL.")] = None,
+    timestamp_root_cert: Annotated[str | None, typer.Option("--timestamp-root-cert", help="TSA root cert.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
+) -> None:
+    """Sign a file; writes <name>.<jws|cose>.sig next to it (or in --signature-directory)."""
+    metadata = parse_pairs(user_metadata, "--user-metadata")
+    parse_pairs(plugin_config, "--plugin-config")
+    if timestamp_url or timestamp_root_cert:
+        raise UsageError("RFC 3161 timestamping at signing time is not available in notation-py yet")
+    if not blob.is_file():
+        raise UsageError(f"blob {blob} does not exist or is not a regular file")
+    envelope_type = signature_media_type(signature_format)
+    destination = signature_directory / f"{blob.name}.{_EXTENSIONS[envelope_type]}.sig"
+    if destination.exists() and not force:
+        raise UsageError(f"signature file {destination} already exists, use --force to overwrite it")
+    options = SignOptions(
+        envelope_media_type=envelope_type,
+        expiry=parse_duration(expiry, "--expiry") if expiry else None,
+        user_metadata=metadata,
+    )
+    signer = resolve_signer(key, plugin, key_id)
+    envelope = sign_blob(blob, signer, options, blob_media_type=media_type)
+    atomic_write(destination, envelope)
+    out(f"Successfully signed {blob}")
+    out(f"Signature file written to {destination}")
+
+
+@blob_app.command("verify")
+def blob_verify(
+    blob: Annotated[Path, typer.Argument(help="The file whose signature is verified.")],
+    signature: Annotated[Path, typer.Option("--signature", "-s", help="The <name>.<jws|cose>.sig file.")],
+    policy_name: Annotated[str | None, typer.Option("--policy-name", help="Blob trust policy statement.")] = None,
+    media_type: Annotated[str | None, typer.Option("--media-type", help="Expected blob media type.")] = None,
+    user_metadata: Annotated[list[str] | None, typer.Option("--user-metadata", "-m", help="key=value.")] = None,
+    plugin_config: Annotated[list[str] | None, typer.Option("--plugin-config", help="key=value.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
+) -> None:
+    """Verify a file against its detached signature under the blob trust policy."""
+    metadata = parse_pairs(user_metadata, "--user-metadata")
+    parse_pairs(plugin_config, "--plugin-config")
+    envelope_type = _signature_media_type(signature)
+    if not blob.is_file():
+        raise UsageError(f"blob {blob} does not exist or is not a regular file")
+    envelope = _read_signature(signature)
+    statement = load_blob_policy().statement_for(policy_name)
+    if statement.is_skip:
+        out(f"Trust policy is configured to skip signature verification for {blob}")
+        return
+    checker = revocation_checker()
+    try:
+        anchors = PolicyTrustAnchors(
+            statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins
+        )
+        outcome = verify_signature(
+            envelope,
+            envelope_type,
+            anchors,
+            blob_matcher(blob, media_type),
+            user_metadata=metadata,
+            source=str(signature),
+        )
+    finally:
+        checker.close()
+    for result in outcome.warnings:
+        warn(f'{result.check.value} was set to "log" and failed with error: {result.error}')
+    out(f"Successfully verified signature {signature}")
+
+
+@blob_app.command("inspect")
+def blob_inspect(
+    signature: Annotated[Path, typer.Argument(help="The <name>.<jws|cose>.sig file.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="tree or json.")] = "tree",
+    debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
+) -> None:
+    """Show the content of a blob signature file."""
+    if output not in ("tree", "json"):
+        raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
+    envelope_type = _signature_media_type(signature)
+    envelope = _read_signature(signature)
+    try:
+        content = parse_envelope(envelope_type, envelope)
+    except NotationError as exc:
+        raise UsageError(f"failed to parse signature: {exc.message}") from None
+    import hashlib
+
+    sig = InspectedSignature(f"sha256:{hashlib.sha256(envelope).hexdigest()}", envelope_type, content)
+    if output == "json":
+        out(json.dumps(signature_json(sig), indent=2))
+    else:
+        out(blob_inspect_tree(str(signature), sig))
+
+
+@blob_policy_app.command("import")
+def blob_policy_import(
+    file: Annotated[Path, typer.Argument(help="Blob trust policy JSON file.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite without asking.")] = False,
+) -> None:
+    """Validate and install a blob trust policy."""
+    import_policy(BlobTrustPolicy, file, config_dir().trust_policy_blob, force)
+
+
+@blob_policy_app.command("show")
+def blob_policy_show() -> None:
+    """Print the blob trust policy."""
+    show_policy(BlobTrustPolicy, config_dir().trust_policy_blob)
+
+
+@blob_policy_app.command("init")
+def blob_policy_init(
+    name: Annotated[str, typer.Option("--name", help="Statement name.")],
+    trust_stores: Annotated[list[str], typer.Option("--trust-store", help='"<type>:<store>", repeatable.')],
+    trusted_identities: Annotated[
+        list[str], typer.Option("--trusted-identity", help='"x509.subject: <DN>" or "*", repeatable.')
+    ],
+    level: Annotated[str, typer.Option("--level", help="strict, permissive, audit or skip.")] = "strict",
+    global_policy: Annotated[bool, typer.Option("--global", help="Use this statement when no name is given.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
+) -> None:
+    """Create a blob trust policy with one statement."""
+    statement: dict[str, object] = init_statement(name, level, trust_stores, trusted_identities)
+    if global_policy:
+        statement["globalPolicy"] = True
+    doc = {"version": "1.0", "trustPolicies": [statement]}
+    import_policy(BlobTrustPolicy, None, config_dir().trust_policy_blob, force, document=doc)

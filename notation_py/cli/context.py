@@ -1,0 +1,170 @@
+"""Shared plumbing of the CLI commands: configuration, key selection, targets, output helpers."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from notation_py.config.dirs import ConfigDir, cache_dir
+from notation_py.config.files import NotationConfig, SigningKeys
+from notation_py.envelope import format_from_name
+from notation_py.errors import ConfigError, PluginError, UsageError
+from notation_py.keys.local import LocalSigner
+from notation_py.oci.layout import OCILayout
+from notation_py.oci.reference import LayoutReference, RegistryReference
+from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
+from notation_py.policy.truststore import X509TrustStore
+from notation_py.revocation import FileCRLCache, RevocationChecker
+
+TRUST_POLICY_MISSING = (
+    "trust policy is not present. To create a trust policy, see: "
+    "https://notaryproject.dev/docs/quickstart/#create-a-trust-policy"
+)
+
+
+def out(text: str = "") -> None:
+    """Print to standard output."""
+    print(text)
+
+
+def warn(text: str) -> None:
+    """Print a warning to standard error."""
+    print(f"Warning: {text}", file=sys.stderr)
+
+
+def config_dir() -> ConfigDir:
+    """The notation configuration directory in effect."""
+    return ConfigDir.from_env()
+
+
+# Go's time.ParseDuration units; notation's --expiry and our --validity accept the same syntax.
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(text: str, flag: str) -> timedelta:
+    """Parse a Go-style duration (``12h``, ``30m``, ``3h20m``, ``1.5h``); ``d`` is accepted as 24h."""
+    value = text.strip()
+    if value.endswith("d") and value[:-1].isdigit():
+        return timedelta(days=int(value[:-1]))
+    pos, seconds = 0, 0.0
+    if not value:
+        raise UsageError(f'invalid {flag} "{text}": empty duration')
+    while pos < len(value):
+        m = _DURATION.match(value, pos)
+        if not m:
+            raise UsageError(f'invalid {flag} "{text}": use a duration like 12h, 30m or 3h20m')
+        seconds += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    return timedelta(seconds=seconds)
+
+
+def parse_pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
+    """Parse repeated ``key=value`` flags; duplicate keys are an error."""
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f'could not parse {flag} "{item}": expected key=value')
+        key = key.strip()
+        if key in pairs:
+            raise UsageError(f'duplicate {flag} key "{key}"')
+        pairs[key] = value
+    return pairs
+
+
+def signature_media_type(fmt: str | None) -> str:
+    """Envelope media type from ``--signature-format``, else config.json, else JWS."""
+    if fmt is None:
+        fmt = NotationConfig.load(config_dir().config_json).signature_format or "jws"
+    return format_from_name(fmt)
+
+
+def resolve_signer(key_name: str | None, plugin: str | None, key_id: str | None) -> LocalSigner:
+    """The signer for ``--key`` (or the default key), refusing plugin keys until plugins exist."""
+    cfg = config_dir()
+    if plugin or key_id:
+        if not (plugin and key_id):
+            raise UsageError("--id and --plugin must be used together")
+        if key_name:
+            raise UsageError("--key is mutually exclusive with --id and --plugin")
+        raise PluginError(_plugin_missing(cfg, plugin))
+    keys = SigningKeys.load(cfg.signing_keys)
+    suite = keys.get(key_name)
+    if suite.is_plugin:
+        raise PluginError(_plugin_missing(cfg, suite.plugin_name or ""))
+    key_path = _config_relative(cfg, suite.key_path or "")
+    cert_path = _config_relative(cfg, suite.cert_path or "")
+    return LocalSigner.from_files(key_path, cert_path)
+
+
+def _config_relative(cfg: ConfigDir, path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else cfg.root / p
+
+
+def _plugin_missing(cfg: ConfigDir, name: str) -> str:
+    executable = cfg.plugins / name / f"notation-{name}"
+    if executable.is_file():
+        return f'plugin "{name}" is installed, but notation-py does not run signing plugins yet'
+    return f'plugin "{name}" not found: {executable} does not exist'
+
+
+def load_oci_policy() -> OCITrustPolicy:
+    """``trustpolicy.oci.json`` (or legacy ``trustpolicy.json``), validated."""
+    cfg = config_dir()
+    if not cfg.trust_policy_oci.exists() and not cfg.trust_policy_legacy.exists():
+        raise ConfigError(TRUST_POLICY_MISSING)
+    return OCITrustPolicy.load(cfg.root)
+
+
+def load_blob_policy() -> BlobTrustPolicy:
+    """``trustpolicy.blob.json``, validated."""
+    cfg = config_dir()
+    if not cfg.trust_policy_blob.exists():
+        raise ConfigError(TRUST_POLICY_MISSING)
+    return BlobTrustPolicy.load(cfg.root)
+
+
+def trust_store() -> X509TrustStore:
+    """The trust store under the configuration directory."""
+    return X509TrustStore(config_dir().truststore)
+
+
+def revocation_checker() -> RevocationChecker:
+    """OCSP/CRL checker with notation's CRL file cache under ``{NOTATION_CACHE}/crl``."""
+    return RevocationChecker(crl_cache=FileCRLCache.in_cache_dir(cache_dir()))
+
+
+@dataclass(frozen=True)
+class Target:
+    """An artifact named on the command line, opened in its store."""
+
+    store: OCILayout
+    reference: LayoutReference
+    #: Repository path the trust policy scope is matched against.
+    scope: str | None
+
+    def display(self, digest: str) -> str:
+        """``<path>@<digest>`` as notation prints it."""
+        return f"{self.reference.path}@{digest}"
+
+
+def open_target(reference: str, oci_layout: bool, scope: str | None = None) -> Target:
+    """Open the artifact named by ``reference``.
+
+    Raises:
+        UsageError: a registry reference (registry access is not built yet) or a malformed reference.
+    """
+    if not oci_layout:
+        RegistryReference.parse(reference)  # reports malformed references precisely
+        raise UsageError(
+            f'"{reference}" is a registry reference; notation-py can only work on OCI image layouts so far. '
+            "Use --oci-layout with a layout directory (DIR:TAG or DIR@sha256:...)"
+        )
+    ref = LayoutReference.parse(reference)
+    return Target(store=OCILayout(ref.path), reference=ref, scope=scope)
