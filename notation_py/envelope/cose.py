@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import cbor2
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from notation_py.envelope.algorithms import Algorithm
 from notation_py.envelope.attributes import build_signed_attributes, critical_order
+from notation_py.envelope.chain import load_chain_certificate
 from notation_py.envelope.model import (
     ATTR_AUTHENTIC_SIGNING_TIME,
     ATTR_EXPIRY,
@@ -156,10 +156,7 @@ def _decode_unprotected(header: dict[Any, Any]) -> UnsignedAttributes:
     for i, der in enumerate(chain_value):
         if not isinstance(der, bytes):
             raise EnvelopeError(f"x5chain[{i}] is not a byte string")
-        try:
-            chain.append(x509.load_der_x509_certificate(der))
-        except ValueError as exc:
-            raise EnvelopeError(f"x5chain[{i}] is not a valid DER certificate: {exc}") from None
+        chain.append(load_chain_certificate(der, f"x5chain[{i}]"))
     tst = header.get(ATTR_TIMESTAMP_SIGNATURE)
     if tst is not None and (not isinstance(tst, bytes) or not tst):
         raise EnvelopeError(f'"{ATTR_TIMESTAMP_SIGNATURE}" must be a byte string')

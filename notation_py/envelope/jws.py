@@ -16,6 +16,7 @@ from cryptography import x509
 
 from notation_py.envelope.algorithms import Algorithm
 from notation_py.envelope.attributes import build_signed_attributes, critical_order
+from notation_py.envelope.chain import load_chain_certificate
 from notation_py.envelope.encoding import (
     b64std_decode,
     b64std_encode,
@@ -153,10 +154,7 @@ def _decode_unprotected(header: Mapping[str, Any]) -> UnsignedAttributes:
     for i, item in enumerate(x5c):
         if not isinstance(item, str):
             raise EnvelopeError(f"x5c[{i}] is not a string")
-        try:
-            chain.append(x509.load_der_x509_certificate(b64std_decode(item)))
-        except ValueError as exc:
-            raise EnvelopeError(f"x5c[{i}] is not a valid DER certificate: {exc}") from None
+        chain.append(load_chain_certificate(b64std_decode(item), f"x5c[{i}]"))
     tst = header.get(ATTR_TIMESTAMP_SIGNATURE)
     if tst is not None and (not isinstance(tst, str) or not tst):
         raise EnvelopeError(f'"{ATTR_TIMESTAMP_SIGNATURE}" must be a base64 string')

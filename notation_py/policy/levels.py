@@ -14,7 +14,7 @@ skip          skip       skip          skip                 skip     skip
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -88,9 +88,12 @@ class VerificationLevel:
         """Build a level from its name and an ``override`` map, validating both like notation.
 
         Raises:
-            TrustPolicyError: unknown level, override on ``skip``, unknown check or action,
-                or an override of ``integrity``.
+            TrustPolicyError: empty or unknown level, override on ``skip``, unknown check or
+                action, an override of ``integrity``, or ``skip`` for a check other than
+                ``revocation``; messages are notation-go's.
         """
+        if not level:
+            raise TrustPolicyError("signature verification level is empty or missing in the trust policy statement")
         try:
             name = LevelName(level)
         except ValueError:
@@ -99,30 +102,37 @@ class VerificationLevel:
         if overrides:
             if name is LevelName.SKIP:
                 raise TrustPolicyError(
-                    f'signature verification level "{level}" can\'t be used to customize '
-                    "signature verification"
+                    f'signature verification level "{level}" can\'t be used to customize signature verification'
                 )
+            # Checked in notation-go's order, with its messages: check name, action name, then the
+            # per-check restrictions.
             for check_name, action_name in overrides.items():
-                if check_name == Check.INTEGRITY:
-                    raise TrustPolicyError(
-                        '"integrity" verification can not be overridden in custom signature verification'
-                    )
                 try:
                     check = Check(check_name)
                 except ValueError:
                     raise TrustPolicyError(
                         f'verification type "{check_name}" in custom signature verification is not supported, '
-                        'supported values are "authenticity", "authenticTimestamp", "expiry", "revocation"'
+                        f"supported values are {_go_list(c.value for c in _ORDER)}"
                     ) from None
                 try:
                     action = Action(action_name)
                 except ValueError:
-                    action = None
-                if action is None or action not in _OVERRIDABLE[check]:
-                    allowed = ", ".join(f'"{a.value}"' for a in sorted(_OVERRIDABLE[check]))
                     raise TrustPolicyError(
                         f'verification action "{action_name}" in custom signature verification is not '
-                        f'supported for "{check.value}", supported values are {allowed}'
+                        f"supported, supported values are {_go_list(a.value for a in Action)}"
+                    ) from None
+                if check is Check.INTEGRITY:
+                    raise TrustPolicyError(
+                        '"integrity" verification can not be overridden in custom signature verification'
+                    )
+                if action not in _OVERRIDABLE[check]:
+                    raise TrustPolicyError(
+                        f'"{check.value}" verification can not be skipped in custom signature verification'
                     )
                 actions[check] = action
         return cls(name=name, actions=MappingProxyType(actions))
+
+
+def _go_list(values: Iterable[str]) -> str:
+    """Render strings as Go's ``%q`` renders a ``[]string``: ``["a" "b"]``."""
+    return "[" + " ".join(f'"{v}"' for v in values) + "]"
