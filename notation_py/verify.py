@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import NoReturn, Protocol
 
@@ -34,6 +35,8 @@ from notation_py.envelope.encoding import format_rfc1123z
 from notation_py.envelope.model import EnvelopeContent, SigningScheme
 from notation_py.envelope.payload import TargetArtifact, parse_payload
 from notation_py.errors import (
+    ArtifactError,
+    DigestError,
     EnvelopeError,
     NotationError,
     PayloadError,
@@ -45,6 +48,9 @@ from notation_py.errors import (
     UnsupportedEnvelopeError,
     VerificationError,
 )
+from notation_py.oci.descriptor import Descriptor
+from notation_py.oci.signatures import fetch_signature, list_signature_manifests
+from notation_py.oci.store import ArtifactStore
 from notation_py.policy.levels import Action, Check, VerificationLevel
 
 
@@ -91,7 +97,7 @@ class SignatureVerificationError(VerificationError):
     """One signature failed verification; ``outcome`` says which check and why."""
 
     def __init__(self, outcome: SignatureOutcome) -> None:
-        super().__init__(outcome.error or "signature verification failed", [outcome.error or ""])
+        super().__init__(outcome.error or "signature verification failed")
         self.outcome = outcome
 
 
@@ -345,6 +351,48 @@ def first_verified(
     )
 
 
+def verify_artifact(
+    store: ArtifactStore,
+    subject: Descriptor,
+    anchors: TrustAnchors,
+    *,
+    display: str,
+    user_metadata: Mapping[str, str] | None = None,
+    max_signatures: int = 100,
+    now: datetime | None = None,
+) -> VerificationResult:
+    """Verify the signatures stored for ``subject`` until one verifies (notation semantics).
+
+    A signature that cannot even be read (missing blob, digest mismatch, malformed manifest) counts
+    as a failed signature: the others are still evaluated, and the reasons are all reported.
+
+    Raises:
+        VerificationError: no signature, or none verified.
+    """
+    matcher = descriptor_matcher(subject.media_type, str(subject.digest), subject.size)
+
+    def attempt(manifest: Descriptor) -> SignatureOutcome:
+        source = str(manifest.digest)
+        try:
+            sig = fetch_signature(store, manifest, subject)
+        except (ArtifactError, DigestError, EnvelopeError) as exc:
+            raise SignatureVerificationError(
+                SignatureOutcome(
+                    "", anchors.level, error=f"unable to retrieve the signature: {exc.message}", source=source
+                )
+            ) from None
+        return verify_signature(
+            sig.envelope, sig.envelope_media_type, anchors, matcher, user_metadata=user_metadata, now=now, source=source
+        )
+
+    manifests = list(list_signature_manifests(store, subject, max_signatures))
+    return first_verified(
+        display,
+        [partial(attempt, m) for m in manifests],
+        no_signature_message=f'no signature is associated with "{display}", make sure the artifact was signed successfully',
+    )
+
+
 __all__ = [
     "CheckResult",
     "NotationError",
@@ -356,5 +404,6 @@ __all__ = [
     "blob_matcher",
     "descriptor_matcher",
     "first_verified",
+    "verify_artifact",
     "verify_signature",
 ]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Debian packages when missing, the package with its test extras
+# in .venv), then run ruff, mypy --strict and the whole pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the suite drives as real components: command -> package.
+declare -A NEEDED=( [openssl]=openssl )
+missing=()
+for cmd in "${!NEEDED[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
+done
+if ((${#missing[@]})); then
+    echo "==> installing Debian packages: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+echo "==> installing notation-py with test extras"
+.venv/bin/python -m pip install -q --upgrade pip </dev/null
+.venv/bin/python -m pip install -q -e '.[test]' </dev/null
+
+echo "==> ruff check"
+.venv/bin/ruff check .
+echo "==> ruff format --check"
+.venv/bin/ruff format --check .
+echo "==> mypy --strict"
+.venv/bin/mypy --strict
+echo "==> pytest"
+.venv/bin/pytest -q -p no:cacheprovider "$@"
