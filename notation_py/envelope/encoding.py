@@ -14,15 +14,13 @@ from datetime import UTC, datetime
 
 from notation_py.errors import EnvelopeError
 
-_URL_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-_STD_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_URL_ILLEGAL = re.compile(rb"[^A-Za-z0-9_-]")
+_STD_ILLEGAL = re.compile(rb"[^A-Za-z0-9+/]")
 
 
-def _first_illegal(data: bytes, alphabet: frozenset[int]) -> int | None:
-    for i, byte in enumerate(data):
-        if byte not in alphabet:
-            return i
-    return None
+def _first_illegal(data: bytes, illegal: re.Pattern[bytes]) -> int | None:
+    found = illegal.search(data)
+    return found.start() if found else None
 
 
 def b64url_encode(data: bytes) -> str:
@@ -33,7 +31,7 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(text: str) -> bytes:
     """Decode base64url without padding; raise :class:`EnvelopeError` on any non-alphabet byte."""
     raw = text.encode("utf-8")
-    bad = _first_illegal(raw, _URL_ALPHABET)
+    bad = _first_illegal(raw, _URL_ILLEGAL)
     if bad is None and len(raw) % 4 == 1:
         bad = len(raw) - 1  # a lone trailing sextet cannot encode a byte
     if bad is not None:
@@ -45,7 +43,7 @@ def b64std_decode(text: str) -> bytes:
     """Decode padded standard base64; raise :class:`EnvelopeError` on malformed input."""
     raw = text.encode("utf-8")
     body = raw.rstrip(b"=")
-    bad = _first_illegal(body, _STD_ALPHABET)
+    bad = _first_illegal(body, _STD_ILLEGAL)
     if bad is not None:
         raise EnvelopeError(f"illegal base64 data at input byte {bad}")
     try:

@@ -6,23 +6,30 @@ certificate is an error here, and so is a PEM block of another type: a trust sto
 silently yields nothing (or holds a private key) is a misconfiguration worth reporting.
 
 The extension fields (basicConstraints, keyUsage, extKeyUsage) and the raw subject/issuer bytes are
-read from the certificate's own DER with a small DER reader instead of ``cryptography``'s extension
-objects. This keeps Go's semantics exactly (``BasicConstraintsValid``, raw ``KeyUsage`` bits,
-known vs. unknown EKUs, ``RawSubject``/``RawIssuer`` byte comparison) and avoids
+decoded from the certificate's own DER with ``asn1crypto`` rather than from ``cryptography``'s
+extension objects. This keeps Go's semantics exactly (``BasicConstraintsValid``, raw ``KeyUsage``
+bits, known vs. unknown EKUs, ``RawSubject``/``RawIssuer`` byte comparison) and avoids
 ``cryptography`` refusing some extensions Go accepts (e.g. keyUsage encipherOnly without
-keyAgreement).
+keyAgreement). ``asn1crypto``'s parser also splits concatenated DER certificates; ``cryptography``
+still loads each certificate and verifies signatures.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar
 
+from asn1crypto import algos as asn1_algos
+from asn1crypto import core as asn1_core
+from asn1crypto import keys as asn1_keys
+from asn1crypto import parser as asn1_parser
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -91,13 +98,12 @@ OID_KEY_USAGE = "2.5.29.15"
 OID_BASIC_CONSTRAINTS = "2.5.29.19"
 OID_EXT_KEY_USAGE = "2.5.29.37"
 
-_TAG_BOOLEAN = 0x01
-_TAG_INTEGER = 0x02
-_TAG_BIT_STRING = 0x03
-_TAG_OCTET_STRING = 0x04
-_TAG_OID = 0x06
-_TAG_SEQUENCE = 0x30
+_SEQUENCE_IDENTIFIER = 0x30  # universal, constructed, tag 16
+_INDEFINITE_LENGTH = b"\x80"
 
+#: What asn1crypto raises for malformed input while it (lazily) parses a value; an empty BIT STRING
+#: surfaces as IndexError.
+_ASN1_ERRORS = (ValueError, TypeError, IndexError)
 
 # ------------------------------------------------------------------------------------------------
 # Reading files
@@ -185,22 +191,38 @@ def _parse_der_sequence(data: bytes) -> list[x509.Certificate]:
     pos = 0
     while pos < len(data):
         try:
-            if data[pos] != _TAG_SEQUENCE:
-                raise DerError(f"expected a SEQUENCE, found tag 0x{data[pos]:02x}")
-            tlv = read_tlv(data, pos)
-        except DerError as exc:
+            size = _der_element_size(data[pos:])
+        except ValueError as exc:
             if pos == 0:
                 raise CertificateError(f"data is neither PEM nor a DER certificate: {exc}") from exc
             raise CertificateError(f"malformed DER certificate data at offset {pos}: {exc}") from exc
-        certs.append(_load_der(data[pos : tlv.end], f"DER certificate at offset {pos}"))
-        pos = tlv.end
+        certs.append(_load_der(data[pos : pos + size], f"DER certificate at offset {pos}"))
+        pos += size
     return certs
+
+
+def _der_element_size(data: bytes) -> int:
+    """Size of the SEQUENCE at the start of ``data``, located with ``asn1crypto``'s parser.
+
+    Raises:
+        ValueError: ``data`` does not start with a complete, definite-length SEQUENCE.
+    """
+    if data[0] != _SEQUENCE_IDENTIFIER:
+        raise ValueError(f"expected a SEQUENCE, found tag 0x{data[0]:02x}")
+    # asn1crypto also reads BER's indefinite lengths; DER (and so a certificate) forbids them.
+    if data[1:2] == _INDEFINITE_LENGTH:
+        raise ValueError("indefinite length is not allowed in DER")
+    try:
+        size: int = asn1_parser.peek(data)
+    except ValueError as exc:  # asn1crypto: "Insufficient data - N bytes requested but only M available"
+        raise ValueError("truncated data") from exc
+    return size
 
 
 def _load_der(der: bytes, where: str) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise CertificateError(f"{where} is not a valid X.509 certificate: {exc}") from exc
     # Fail here, not deep inside chain validation, when the fields the rules read are malformed.
     try:
@@ -208,96 +230,6 @@ def _load_der(der: bytes, where: str) -> x509.Certificate:
     except CertificateError as exc:
         raise CertificateError(f"{where}: {exc.message}") from exc
     return cert
-
-
-# ------------------------------------------------------------------------------------------------
-# A minimal DER reader (definite lengths, low tag numbers: all a certificate needs)
-# ------------------------------------------------------------------------------------------------
-
-
-class DerError(ValueError):
-    """Malformed DER (internal to the x509 package; surfaced as :class:`CertificateError`)."""
-
-
-class Tlv(NamedTuple):
-    """One DER element of a buffer: ``data[start:end]`` is the whole TLV, ``data[body:end]`` its value."""
-
-    tag: int
-    start: int
-    body: int
-    end: int
-
-
-def read_tlv(data: bytes, pos: int, limit: int | None = None) -> Tlv:
-    """Read the DER element at ``pos`` that must end by ``limit`` (default: end of ``data``).
-
-    Raises:
-        DerError: The element is truncated, uses an indefinite length or a high tag number.
-    """
-    stop = len(data) if limit is None else limit
-    if pos + 2 > stop:
-        raise DerError("truncated data")
-    tag = data[pos]
-    if tag & 0x1F == 0x1F:
-        raise DerError("high tag numbers are not supported")
-    first = data[pos + 1]
-    body = pos + 2
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise DerError("indefinite length is not allowed in DER")
-    else:
-        count = first & 0x7F
-        if count > 4 or body + count > stop:
-            raise DerError("invalid length")
-        length = int.from_bytes(data[body : body + count], "big")
-        body += count
-    end = body + length
-    if end > stop:
-        raise DerError("truncated data")
-    return Tlv(tag, pos, body, end)
-
-
-def children(data: bytes, parent: Tlv) -> list[Tlv]:
-    """The elements directly inside the constructed element ``parent``."""
-    out = []
-    pos = parent.body
-    while pos < parent.end:
-        tlv = read_tlv(data, pos, parent.end)
-        out.append(tlv)
-        pos = tlv.end
-    return out
-
-
-def read_single(data: bytes, tag: int, what: str) -> Tlv:
-    """Read ``data`` as exactly one element with ``tag``."""
-    tlv = read_tlv(data, 0)
-    if tlv.tag != tag or tlv.end != len(data):
-        raise DerError(f"{what} is not a single element with tag 0x{tag:02x}")
-    return tlv
-
-
-def decode_oid(content: bytes) -> str:
-    """Dotted form of the content octets of an OBJECT IDENTIFIER."""
-    if not content or content[-1] & 0x80:
-        raise DerError("invalid OBJECT IDENTIFIER")
-    arcs: list[int] = []
-    value = 0
-    for byte in content:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    first = arcs[0]
-    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
-    return ".".join(str(a) for a in head + arcs[1:])
-
-
-def decode_int(content: bytes) -> int:
-    """Value of the content octets of an INTEGER."""
-    if not content:
-        raise DerError("empty INTEGER")
-    return int.from_bytes(content, "big", signed=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,37 +289,74 @@ def certificate_fields(cert: x509.Certificate) -> CertificateFields:
         CertificateError: The TBSCertificate, or its basicConstraints, keyUsage or extKeyUsage
             extension, is malformed, or an extension appears twice.
     """
+    return _cached_fields(cert.tbs_certificate_bytes)
+
+
+# Chains are validated repeatedly (every signature, every trust store load): decode each TBS once.
+@functools.lru_cache(maxsize=512)
+def _cached_fields(tbs: bytes) -> CertificateFields:
     try:
-        return _certificate_fields(cert.tbs_certificate_bytes)
-    except DerError as exc:
-        raise CertificateError(f"malformed certificate: {exc}") from exc
+        return _certificate_fields(tbs)
+    except _ASN1_ERRORS as exc:
+        raise CertificateError(f"malformed certificate: {_reason(exc)}") from exc
 
 
-def _certificate_fields(tbs: bytes) -> CertificateFields:
-    items = children(tbs, read_single(tbs, _TAG_SEQUENCE, "TBSCertificate"))
-    version = 1
-    if items and items[0].tag == 0xA0:  # [0] EXPLICIT Version DEFAULT v1
-        inner = children(tbs, items[0])
-        if len(inner) != 1 or inner[0].tag != _TAG_INTEGER:
-            raise DerError("invalid version")
-        version = decode_int(tbs[inner[0].body : inner[0].end]) + 1
-        items = items[1:]
-    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then optional fields
-    if len(items) < 6:
-        raise DerError("TBSCertificate has too few fields")
-    issuer, subject = items[2], items[4]
+class _OpaqueExtension(asn1_core.Sequence):  # type: ignore[misc]  # asn1crypto has no type stubs
+    """RFC 5280 ``Extension`` whose extnValue stays undecoded.
+
+    asn1crypto's own ``x509.Extension`` decodes the value of every extension it knows as soon as
+    one field is read, so a single malformed value would make the whole list unreadable; here only
+    the three extensions the rules use are decoded, each with its own error message.
+    """
+
+    _fields: ClassVar[list[tuple[str, type, dict[str, object]] | tuple[str, type]]] = [
+        ("extn_id", asn1_x509.ExtensionId),
+        ("critical", asn1_core.Boolean, {"default": False}),
+        ("extn_value", asn1_core.OctetString),
+    ]
+
+
+class _OpaqueExtensions(asn1_core.SequenceOf):  # type: ignore[misc]
+    _child_spec = _OpaqueExtension
+
+
+class _TbsCertificate(asn1_core.Sequence):  # type: ignore[misc]
+    """RFC 5280 ``TBSCertificate`` (as ``asn1crypto.x509.TbsCertificate``) with opaque extensions."""
+
+    _fields: ClassVar[list[tuple[str, type, dict[str, object]] | tuple[str, type]]] = [
+        ("version", asn1_x509.Version, {"explicit": 0, "default": "v1"}),
+        ("serial_number", asn1_core.Integer),
+        ("signature", asn1_algos.SignedDigestAlgorithm),
+        ("issuer", asn1_x509.Name),
+        ("validity", asn1_x509.Validity),
+        ("subject", asn1_x509.Name),
+        ("subject_public_key_info", asn1_keys.PublicKeyInfo),
+        ("issuer_unique_id", asn1_core.OctetBitString, {"implicit": 1, "optional": True}),
+        ("subject_unique_id", asn1_core.OctetBitString, {"implicit": 2, "optional": True}),
+        ("extensions", _OpaqueExtensions, {"explicit": 3, "optional": True}),
+    ]
+
+
+def _certificate_fields(tbs_der: bytes) -> CertificateFields:
+    tbs = _TbsCertificate.load(tbs_der, strict=True)
+    version = int(tbs["version"]) + 1  # [0] EXPLICIT Version DEFAULT v1 (0)
+    raw_issuer: bytes = tbs["issuer"].dump()
+    raw_subject: bytes = tbs["subject"].dump()
 
     extensions: list[Extension] = []
-    for item in items[6:]:
-        if item.tag != 0xA3:  # [3] EXPLICIT Extensions; [1]/[2] unique IDs are irrelevant here
-            continue
-        seq = children(tbs, item)
-        if len(seq) != 1 or seq[0].tag != _TAG_SEQUENCE:
-            raise DerError("invalid extensions")
-        extensions.extend(_decode_extension(tbs, ext) for ext in children(tbs, seq[0]))
+    encoded = tbs["extensions"]  # asn1crypto Void when the [3] field is absent
+    if isinstance(encoded, _OpaqueExtensions):
+        for ext in encoded:
+            extensions.append(
+                Extension(
+                    oid=str(ext["extn_id"].dotted),
+                    critical=bool(ext["critical"].native),
+                    value=bytes(ext["extn_value"].contents),
+                )
+            )
     oids = [e.oid for e in extensions]
     if len(set(oids)) != len(oids):
-        raise DerError("certificate contains duplicate extensions")
+        raise ValueError("certificate contains duplicate extensions")
 
     bc_present, is_ca, path_len = False, False, None
     key_usage = 0
@@ -404,8 +373,8 @@ def _certificate_fields(tbs: bytes) -> CertificateFields:
                 (known if eku in GO_KNOWN_EKUS else unknown).append(eku)
     return CertificateFields(
         version=version,
-        raw_subject=tbs[subject.start : subject.end],
-        raw_issuer=tbs[issuer.start : issuer.end],
+        raw_subject=raw_subject,
+        raw_issuer=raw_issuer,
         extensions=tuple(extensions),
         basic_constraints_present=bc_present,
         is_ca=is_ca,
@@ -416,70 +385,42 @@ def _certificate_fields(tbs: bytes) -> CertificateFields:
     )
 
 
-def _decode_extension(data: bytes, tlv: Tlv) -> Extension:
-    if tlv.tag != _TAG_SEQUENCE:
-        raise DerError("invalid extension")
-    parts = children(data, tlv)
-    if len(parts) not in (2, 3) or parts[0].tag != _TAG_OID or parts[-1].tag != _TAG_OCTET_STRING:
-        raise DerError("invalid extension")
-    critical = False
-    if len(parts) == 3:
-        if parts[1].tag != _TAG_BOOLEAN or parts[1].end - parts[1].body != 1:
-            raise DerError("invalid extension critical flag")
-        critical = data[parts[1].body] != 0
-    return Extension(
-        oid=decode_oid(data[parts[0].body : parts[0].end]),
-        critical=critical,
-        value=data[parts[-1].body : parts[-1].end],
-    )
-
-
 def _decode_basic_constraints(value: bytes) -> tuple[bool, int | None]:
-    """Mirror Go's parseBasicConstraintsExtension: optional BOOLEAN cA, optional INTEGER pathLen."""
+    """As Go's parseBasicConstraintsExtension: optional BOOLEAN cA, optional INTEGER pathLen."""
     try:
-        parts = children(value, read_single(value, _TAG_SEQUENCE, "basicConstraints"))
-        is_ca = False
-        path_len: int | None = None
-        if parts and parts[0].tag == _TAG_BOOLEAN:
-            if parts[0].end - parts[0].body != 1:
-                raise DerError("invalid BOOLEAN")
-            is_ca = value[parts[0].body] != 0
-            parts = parts[1:]
-        if parts and parts[0].tag == _TAG_INTEGER:
-            path_len = decode_int(value[parts[0].body : parts[0].end])
-            if path_len < 0:
-                raise DerError("negative path length")
-    except DerError as exc:
-        raise DerError(f"invalid basic constraints: {exc}") from exc
+        constraints = asn1_x509.BasicConstraints.load(value, strict=True)
+        is_ca = bool(constraints["ca"].native)
+        path_len: int | None = constraints["path_len_constraint"].native
+        if path_len is not None and path_len < 0:
+            raise ValueError("negative path length")
+    except _ASN1_ERRORS as exc:
+        raise ValueError(f"invalid basic constraints: {_reason(exc)}") from exc
     return is_ca, path_len
 
 
 def _decode_key_usage(value: bytes) -> int:
-    """Mirror Go's parseKeyUsageExtension: bit i of the BIT STRING sets ``1 << i`` (first 9 bits)."""
+    """As Go's parseKeyUsageExtension: bit i of the BIT STRING sets ``1 << i`` (first 9 bits)."""
     try:
-        tlv = read_single(value, _TAG_BIT_STRING, "keyUsage")
-        if tlv.end == tlv.body:
-            raise DerError("empty BIT STRING")
-        unused = value[tlv.body]
-        bits = value[tlv.body + 1 : tlv.end]
-        if unused > 7 or (not bits and unused) or (bits and bits[-1] & ((1 << unused) - 1)):
-            raise DerError("invalid BIT STRING padding")
-    except DerError as exc:
-        raise DerError(f"invalid key usage: {exc}") from exc
-    usage = 0
-    for i in range(9):
-        if i // 8 < len(bits) and bits[i // 8] & (0x80 >> (i % 8)):
-            usage |= 1 << i
+        bits = asn1_x509.KeyUsage.load(value, strict=True)
+        usage = sum(1 << i for i in range(9) if bits[i])
+        # Go (cryptobyte ReadASN1BitString) refuses set padding bits; asn1crypto keeps them aside.
+        if any(bits.unused_bits):
+            raise ValueError("invalid BIT STRING padding")
+    except IndexError as exc:  # asn1crypto reads the unused-bits octet of an empty BIT STRING
+        raise ValueError("invalid key usage: empty BIT STRING") from exc
+    except _ASN1_ERRORS as exc:
+        raise ValueError(f"invalid key usage: {_reason(exc)}") from exc
     return usage
 
 
 def _decode_ext_key_usage(value: bytes) -> list[str]:
     try:
-        out = []
-        for child in children(value, read_single(value, _TAG_SEQUENCE, "extKeyUsage")):
-            if child.tag != _TAG_OID:
-                raise DerError("not an OBJECT IDENTIFIER")
-            out.append(decode_oid(value[child.body : child.end]))
-    except DerError as exc:
-        raise DerError(f"invalid extended key usages: {exc}") from exc
-    return out
+        return [str(purpose.dotted) for purpose in asn1_x509.ExtKeyUsageSyntax.load(value, strict=True)]
+    except _ASN1_ERRORS as exc:
+        raise ValueError(f"invalid extended key usages: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """First line of an exception message (asn1crypto appends multi-line parse context)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__

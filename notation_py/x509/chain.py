@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from asn1crypto import algos as asn1_algos
+from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -42,13 +45,7 @@ from notation_py.x509.certs import (
     OID_EXT_KEY_USAGE,
     OID_KEY_USAGE,
     CertificateFields,
-    DerError,
-    Tlv,
     certificate_fields,
-    children,
-    decode_int,
-    decode_oid,
-    read_single,
 )
 from notation_py.x509.names import format_name, go_quote
 
@@ -126,69 +123,41 @@ def _signature_algorithm(cert: x509.Certificate) -> _SigAlg:
 
 
 def _pss_algorithm(cert: x509.Certificate) -> _SigAlg:
-    """Go accepts RSASSA-PSS only as SHA-256/384/512 with MGF1 of the same hash, salt = hash size."""
-    der = cert.public_bytes(Encoding.DER)
+    """Go accepts RSASSA-PSS only as SHA-256/384/512 with MGF1 of the same hash, salt = hash size.
+
+    The parameters are read with ``asn1crypto``. Go's ``pssParameters`` requires the hash and MGF
+    fields where asn1crypto substitutes the DEFAULTs of RFC 4055 (SHA-1, MGF1-SHA-1, salt 20);
+    no DEFAULT is acceptable here, so an absent field is refused either way.
+    """
     try:
-        signature_algorithm = children(der, read_single(der, 0x30, "Certificate"))[1]
-        _, params = _algorithm_identifier(der, signature_algorithm)
-        if params is None or params.tag != 0x30:
+        certificate = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+        params = certificate["signature_algorithm"]["parameters"]
+        if not isinstance(params, asn1_algos.RSASSAPSSParams):
             return _UNKNOWN_ALG
-        fields = {f.tag: f for f in children(der, params)}
-        hash_alg = _unwrap_explicit(der, fields.get(0xA0))
-        mgf_alg = _unwrap_explicit(der, fields.get(0xA1))
-        if hash_alg is None or mgf_alg is None:  # Go's pssParameters makes both mandatory
+        hash_alg = params["hash_algorithm"]
+        mgf = params["mask_gen_algorithm"]
+        if mgf["algorithm"].dotted != _OID_MGF1:
             return _UNKNOWN_ALG
-        hash_oid, hash_params = _algorithm_identifier(der, hash_alg)
-        mgf_oid, mgf_params = _algorithm_identifier(der, mgf_alg)
-        if mgf_oid != _OID_MGF1 or mgf_params is None:
+        mgf_hash = mgf["parameters"]
+        if not isinstance(mgf_hash, asn1_algos.DigestAlgorithm):
             return _UNKNOWN_ALG
-        mgf_hash_oid, mgf_hash_params = _algorithm_identifier(der, mgf_params)
-        salt = _explicit_int(der, fields.get(0xA2), default=0)
-        trailer = _explicit_int(der, fields.get(0xA3), default=1)
-    except (DerError, IndexError):
+        hash_oid: str = hash_alg["algorithm"].dotted
+        mgf_hash_oid: str = mgf_hash["algorithm"].dotted
+        salt = int(params["salt_length"])
+        trailer = int(params["trailer_field"])
+        params_ok = _absent_or_null(hash_alg["parameters"]) and _absent_or_null(mgf_hash["parameters"])
+    except (ValueError, TypeError, IndexError):
         return _UNKNOWN_ALG
     entry = _PSS_HASHES.get(hash_oid)
-    if (
-        entry is None
-        or mgf_hash_oid != hash_oid
-        or not _absent_or_null(der, hash_params)
-        or not _absent_or_null(der, mgf_hash_params)
-        or trailer != 1
-        or salt != entry[0].digest_size
-    ):
+    if entry is None or mgf_hash_oid != hash_oid or not params_ok or trailer != 1 or salt != entry[0].digest_size:
         return _UNKNOWN_ALG
     return _SigAlg(entry[1], entry[0], "RSA", pss=True)
 
 
-def _unwrap_explicit(der: bytes, tagged: Tlv | None) -> Tlv | None:
-    """The single element inside an EXPLICIT tag, or None when the tag is absent."""
-    if tagged is None:
-        return None
-    inner = children(der, tagged)
-    if len(inner) != 1:
-        raise DerError("invalid explicit tag")
-    return inner[0]
-
-
-def _algorithm_identifier(der: bytes, tlv: Tlv) -> tuple[str, Tlv | None]:
-    """(OID, parameters) of an AlgorithmIdentifier."""
-    parts = children(der, tlv)
-    if tlv.tag != 0x30 or not parts or parts[0].tag != 0x06 or len(parts) > 2:
-        raise DerError("invalid AlgorithmIdentifier")
-    return decode_oid(der[parts[0].body : parts[0].end]), parts[1] if len(parts) == 2 else None
-
-
-def _absent_or_null(der: bytes, tlv: Tlv | None) -> bool:
-    return tlv is None or der[tlv.start : tlv.end] == b"\x05\x00"
-
-
-def _explicit_int(der: bytes, tagged: Tlv | None, default: int) -> int:
-    value = _unwrap_explicit(der, tagged)
-    if value is None:
-        return default
-    if value.tag != 0x02:
-        raise DerError("invalid INTEGER")
-    return decode_int(der[value.body : value.end])
+def _absent_or_null(value: asn1_core.Asn1Value) -> bool:
+    """True for an absent (asn1crypto ``Void``) or NULL AlgorithmIdentifier parameter."""
+    encoded: bytes = value.dump()
+    return encoded in (b"", b"\x05\x00")
 
 
 def _go_key_type(key: object) -> str:

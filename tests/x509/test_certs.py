@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import ExtensionOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,9 @@ from notation_py.x509.certs import (
     EKU_TIME_STAMPING,
     KU_CERT_SIGN,
     KU_CRL_SIGN,
+    KU_DECIPHER_ONLY,
     KU_DIGITAL_SIGNATURE,
+    KU_ENCIPHER_ONLY,
     OID_EXT_KEY_USAGE,
     OID_KEY_USAGE,
 )
@@ -268,3 +271,64 @@ def test_version_1_certificate() -> None:
     assert fields.version == 1
     assert fields.extensions == ()
     assert not fields.basic_constraints_present
+
+
+def test_der_invalid_version() -> None:
+    der = _der(_three()[0])
+    v3 = bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2 (v3)
+    assert der.count(v3) == 1
+    message = _parse_error(der.replace(v3, bytes.fromhex("a003020105")))
+    assert message.startswith("DER certificate at offset 0 is not a valid X.509 certificate")
+
+
+def _with_extension(oid: x509.ObjectIdentifier, value_hex: str) -> x509.Certificate:
+    raw = x509.UnrecognizedExtension(oid, bytes.fromhex(value_hex))
+    return build("Raw", ca=None, ku=None, extensions=[(raw, True)]).cert
+
+
+@pytest.mark.parametrize(
+    ("oid", "value", "expected"),
+    [
+        (ExtensionOID.KEY_USAGE, "0400", "invalid key usage: Error parsing asn1crypto.x509.KeyUsage"),
+        (ExtensionOID.KEY_USAGE, "0300", "invalid key usage: empty BIT STRING"),
+        (ExtensionOID.KEY_USAGE, "03020701", "invalid key usage: invalid BIT STRING padding"),
+        (ExtensionOID.KEY_USAGE, "030208ff", "invalid key usage: Bit string has 8 unused bits"),
+        (ExtensionOID.KEY_USAGE, "0302008000", "invalid key usage: Extra data"),
+        (ExtensionOID.BASIC_CONSTRAINTS, "30030201ff", "invalid basic constraints: negative path length"),
+        (ExtensionOID.BASIC_CONSTRAINTS, "0400", "invalid basic constraints: Error parsing"),
+        (ExtensionOID.BASIC_CONSTRAINTS, "3005020105", "invalid basic constraints: Insufficient data"),
+        (ExtensionOID.EXTENDED_KEY_USAGE, "3003020101", "invalid extended key usages: Error parsing"),
+    ],
+)
+def test_malformed_rule_extensions(oid: x509.ObjectIdentifier, value: str, expected: str) -> None:
+    cert = _with_extension(oid, value)
+    with pytest.raises(CertificateError) as info:
+        certificate_fields(cert)
+    message = info.value.message
+    assert message.startswith(f"malformed certificate: {expected}")
+    assert "\n" not in message  # only the first line of asn1crypto's parse context
+    assert _parse_error(_der(cert)) == f"DER certificate at offset 0: {message}"
+
+
+def test_rule_extension_encodings() -> None:
+    # encipherOnly and decipherOnly (bits 7 and 8) without anything else.
+    ku = certificate_fields(_with_extension(ExtensionOID.KEY_USAGE, "0303000180"))
+    assert ku.key_usage == KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY
+    # cA FALSE encoded although it is the DEFAULT (not DER, but Go accepts it).
+    bc = certificate_fields(_with_extension(ExtensionOID.BASIC_CONSTRAINTS, "3003010100"))
+    assert (bc.basic_constraints_present, bc.is_ca, bc.path_len) == (True, False, None)
+    bc = certificate_fields(_with_extension(ExtensionOID.BASIC_CONSTRAINTS, "30060101ff020103"))
+    assert (bc.basic_constraints_present, bc.is_ca, bc.path_len) == (True, True, 3)
+    # Go reads an optional BOOLEAN then an optional INTEGER, and ignores what follows.
+    bc = certificate_fields(_with_extension(ExtensionOID.BASIC_CONSTRAINTS, "30090101ff0201000c0161"))
+    assert (bc.is_ca, bc.path_len) == (True, 0)
+    eku = certificate_fields(_with_extension(ExtensionOID.EXTENDED_KEY_USAGE, "3000"))
+    assert (eku.ext_key_usages, eku.unknown_ext_key_usages) == ((), ())
+
+
+def test_other_extensions_stay_opaque() -> None:
+    # A malformed extension the rules do not read (here subjectAltName) does not matter, as in Go
+    # only for extensions Go parses; its bytes are kept as they are.
+    fields = certificate_fields(_with_extension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, "0400"))
+    ext = fields.extension("2.5.29.17")
+    assert ext is not None and ext.critical and ext.value == b"\x04\x00"

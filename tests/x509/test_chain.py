@@ -8,9 +8,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from asn1crypto import algos as asn1_algos
+from asn1crypto import core as asn1_core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from notation_py.errors import CertificateError
@@ -456,6 +460,54 @@ def test_rsa_pss_chain() -> None:
         'invalid certificates or certificate with subject "CN=PSS Leaf" is not issued by "CN=PSS Root". '
         "Error: x509: cannot verify signature: algorithm unimplemented"
     )
+
+
+def _mgf1(hash_name: str) -> dict[str, Any]:
+    return {"algorithm": "mgf1", "parameters": {"algorithm": hash_name}}
+
+
+_PSS_SHA256 = {"hash_algorithm": {"algorithm": "sha256"}, "mask_gen_algorithm": _mgf1("sha256"), "salt_length": 32}
+
+
+@pytest.mark.parametrize(
+    ("params", "accepted"),
+    [
+        (_PSS_SHA256, True),
+        (
+            {
+                "hash_algorithm": {"algorithm": "sha256", "parameters": asn1_core.Null()},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256", "parameters": None}},
+                "salt_length": 32,
+            },
+            True,
+        ),
+        ({**_PSS_SHA256, "trailer_field": 1}, True),
+        ({**_PSS_SHA256, "trailer_field": 2}, False),
+        ({**_PSS_SHA256, "salt_length": 20}, False),
+        ({**_PSS_SHA256, "salt_length": 0}, False),
+        ({**_PSS_SHA256, "mask_gen_algorithm": _mgf1("sha384")}, False),
+        ({k: v for k, v in _PSS_SHA256.items() if k != "salt_length"}, False),
+        ({k: v for k, v in _PSS_SHA256.items() if k != "mask_gen_algorithm"}, False),  # MGF1-SHA-1 default
+        ({k: v for k, v in _PSS_SHA256.items() if k != "hash_algorithm"}, False),  # SHA-1 default
+        ({"hash_algorithm": {"algorithm": "sha1"}, "mask_gen_algorithm": _mgf1("sha1"), "salt_length": 20}, False),
+    ],
+)
+def test_rsa_pss_parameters(params: dict[str, Any], accepted: bool) -> None:
+    # The signature is PSS/SHA-256/salt 32; only the parameters in signatureAlgorithm vary. Go
+    # accepts exactly SHA-256/384/512 with MGF1 of the same hash, salt = hash size, trailer 1.
+    signed = build("PSS", ca=True, key=rsa_key(), rsa_padding=_pss(32)).cert
+    parsed = asn1_x509.Certificate.load(signed.public_bytes(Encoding.DER))
+    algorithm = asn1_algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    rebuilt = asn1_x509.Certificate(
+        {
+            "tbs_certificate": parsed["tbs_certificate"],
+            "signature_algorithm": algorithm,
+            "signature_value": parsed["signature_value"],
+        }
+    )
+    cert = x509.load_der_x509_certificate(rebuilt.dump())
+    assert has_valid_self_signature(cert) is accepted
+    assert is_self_signed(cert) is accepted
 
 
 def test_ed25519_root_may_sign() -> None:
