@@ -105,7 +105,9 @@ class SigningKeys:
             raise ConfigError(f"malformed signingkeys.json: {exc}") from None
         if not isinstance(doc, dict):
             raise ConfigError("malformed signingkeys.json: expected a JSON object")
-        raw_keys = doc.get("keys") or []
+        raw_keys = doc.get("keys")
+        if raw_keys is None:
+            raw_keys = []
         if not isinstance(raw_keys, list):
             raise ConfigError('malformed signingkeys.json: "keys" must be a list')
         keys = tuple(KeySuite.from_dict(item, i) for i, item in enumerate(raw_keys))
