@@ -1,0 +1,112 @@
+"""The HTTP edge of revocation checking.
+
+Everything that touches the network goes through a :class:`Transport`, so tests, air-gapped
+set-ups and plugins can substitute their own source of OCSP responses and CRLs. The default,
+:class:`HttpxTransport`, wraps an :class:`httpx.Client`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol, runtime_checkable
+
+import httpx
+
+from notation_py.errors import RevocationError
+
+#: Default timeout of one OCSP exchange, seconds (notation-go).
+OCSP_TIMEOUT = 2.0
+#: Default timeout of one CRL download, seconds (notation-go).
+CRL_TIMEOUT = 5.0
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Minimal HTTP client used for OCSP and CRL retrieval.
+
+    Implementations return the body of a ``200 OK`` response and raise
+    :class:`~notation_py.errors.RevocationError` for anything else (network failure, timeout,
+    other status, body larger than ``max_bytes``). The message becomes the server result's error.
+    """
+
+    def get(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """GET ``url`` and return the response body.
+
+        Raises:
+            RevocationError: The body could not be retrieved.
+        """
+        ...
+
+    def post(self, url: str, body: bytes, *, content_type: str, timeout: float, max_bytes: int) -> bytes:
+        """POST ``body`` to ``url`` and return the response body.
+
+        Raises:
+            RevocationError: The body could not be retrieved.
+        """
+        ...
+
+
+class HttpxTransport:
+    """:class:`Transport` backed by :class:`httpx.Client`.
+
+    ``timeout`` bounds the whole exchange (connect, send and read), like Go's ``http.Client.Timeout``.
+    Redirects are followed (at most 10, as Go does).
+
+    Args:
+        client: Client to use; by default a new client honouring the proxy environment variables
+            is created and owned (closed by :meth:`close`).
+    """
+
+    def __init__(self, client: httpx.Client | None = None) -> None:
+        self._owned = client is None
+        self._client = client if client is not None else httpx.Client(follow_redirects=True, max_redirects=10)
+
+    def close(self) -> None:
+        """Close the underlying client if this transport created it."""
+        if self._owned:
+            self._client.close()
+
+    def __enter__(self) -> HttpxTransport:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def get(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """GET ``url`` and return the body of a ``200 OK`` response.
+
+        Raises:
+            RevocationError: Network failure, timeout, non-200 status or oversized body.
+        """
+        return self._exchange("GET", url, None, {}, timeout=timeout, max_bytes=max_bytes)
+
+    def post(self, url: str, body: bytes, *, content_type: str, timeout: float, max_bytes: int) -> bytes:
+        """POST ``body`` to ``url`` and return the body of a ``200 OK`` response.
+
+        Raises:
+            RevocationError: Network failure, timeout, non-200 status or oversized body.
+        """
+        return self._exchange("POST", url, body, {"Content-Type": content_type}, timeout=timeout, max_bytes=max_bytes)
+
+    def _exchange(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float, max_bytes: int
+    ) -> bytes:
+        deadline = time.monotonic() + timeout
+        try:
+            with self._client.stream(
+                method, url, content=body, headers=headers, timeout=httpx.Timeout(timeout), follow_redirects=True
+            ) as response:
+                if response.status_code != httpx.codes.OK:
+                    raise RevocationError(f"{method} {url!r}: unexpected status code {response.status_code}")
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise RevocationError(f"{method} {url!r}: response exceeds the {max_bytes}-byte limit")
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("deadline exceeded")
+                return bytes(data)
+        except httpx.TimeoutException as exc:
+            raise RevocationError(f"{method} {url!r}: exceeded timeout threshold of {timeout:.2f} seconds") from exc
+        except httpx.HTTPError as exc:
+            raise RevocationError(f"{method} {url!r}: request failed: {exc}") from exc
