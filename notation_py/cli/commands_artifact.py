@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import partial
 from typing import Annotated
 
 import typer
@@ -17,7 +15,7 @@ from notation_py.cli.context import (
     load_oci_policy,
     open_target,
     out,
-    parse_duration,
+    parse_expiry,
     parse_pairs,
     resolve_signer,
     revocation_checker,
@@ -32,7 +30,7 @@ from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.sign import SignOptions, sign_artifact
 from notation_py.trust import PolicyTrustAnchors
-from notation_py.verify import SignatureOutcome, descriptor_matcher, first_verified, verify_signature
+from notation_py.verify import SignatureOutcome, verify_artifact
 
 Reference = Annotated[str, typer.Argument(help="Artifact reference; with --oci-layout: DIR:TAG or DIR@sha256:...")]
 OciLayout = Annotated[bool, typer.Option("--oci-layout", help="The reference is an OCI image layout directory.")]
@@ -86,7 +84,7 @@ def sign_command(
         raise UsageError("RFC 3161 timestamping at signing time is not available in notation-py yet")
     options = SignOptions(
         envelope_media_type=signature_media_type(signature_format),
-        expiry=parse_duration(expiry, "--expiry") if expiry else None,
+        expiry=parse_expiry(expiry),
         user_metadata=metadata,
     )
     target = open_target(reference, oci_layout)
@@ -142,22 +140,9 @@ def verify_command(
         return
     checker = revocation_checker()
     anchors = PolicyTrustAnchors(statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins)
-    matcher = descriptor_matcher(subject.media_type, str(subject.digest), subject.size)
-
-    def attempt(manifest: Descriptor) -> SignatureOutcome:
-        sig = fetch_signature(target.store, manifest, subject)
-        return verify_signature(
-            sig.envelope, sig.envelope_media_type, anchors, matcher, user_metadata=metadata, source=str(manifest.digest)
-        )
-
-    attempts: list[Callable[[], SignatureOutcome]] = [
-        partial(attempt, m) for m in list_signature_manifests(target.store, subject, max_signatures)
-    ]
     try:
-        result = first_verified(
-            display,
-            attempts,
-            no_signature_message=f'no signature is associated with "{display}", make sure the artifact was signed successfully',
+        result = verify_artifact(
+            target.store, subject, anchors, display=display, user_metadata=metadata, max_signatures=max_signatures
         )
     finally:
         checker.close()

@@ -13,7 +13,7 @@ from notation_py.cli.context import (
     config_dir,
     load_blob_policy,
     out,
-    parse_duration,
+    parse_expiry,
     parse_pairs,
     resolve_signer,
     revocation_checker,
@@ -39,7 +39,7 @@ _EXTENSIONS = {MEDIA_TYPE_JWS: "jws", MEDIA_TYPE_COSE: "cose"}
 def _signature_media_type(path: Path) -> str:
     """Envelope media type from ``<name>.<jws|cose>.sig``, with notation's messages."""
     name = path.name
-    if not name.endswith(".sig"):
+    if not name.lower().endswith(".sig"):  # notation-go: strings.ToLower(filepath.Ext(name))
         raise UsageError(f"invalid signature filename {name}. The file extension must be .sig")
     parts = name.split(".")
     if len(parts) < 3:
@@ -101,7 +101,7 @@ def blob_sign(
         raise UsageError(f"signature file {destination} already exists, use --force to overwrite it")
     options = SignOptions(
         envelope_media_type=envelope_type,
-        expiry=parse_duration(expiry, "--expiry") if expiry else None,
+        expiry=parse_expiry(expiry),
         user_metadata=metadata,
     )
     signer = resolve_signer(key, plugin, key_id)
@@ -179,7 +179,7 @@ def blob_inspect(
 @blob_policy_app.command("import")
 def blob_policy_import(
     file: Annotated[Path, typer.Argument(help="Blob trust policy JSON file.")],
-    force: Annotated[bool, typer.Option("--force", help="Overwrite without asking.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
 ) -> None:
     """Validate and install a blob trust policy."""
     import_policy(BlobTrustPolicy, file, config_dir().trust_policy_blob, force)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from notation_py.cli.app import cert_app
 from notation_py.cli.context import config_dir, out, parse_duration, trust_store, warn
+from notation_py.cli.render import render_table
 from notation_py.config.files import KeySuite, SigningKeys
 from notation_py.envelope.encoding import format_rfc3339
 from notation_py.errors import UsageError
@@ -51,13 +53,14 @@ def cert_list(
 ) -> None:
     """List certificate files in the trust store."""
     kind = _store_type(store_type) if store_type else None
+    if store is not None and not is_valid_store_name(store):
+        raise UsageError(f"named store name needs to follow [a-zA-Z0-9_.-]+ format, {store} is invalid")
     files = trust_store().list_certificates(kind, store)
     if not files:
         out("No certificates found")
         return
-    out(f"{'STORE TYPE':<18}{'STORE NAME':<24}CERTIFICATE")
-    for f in files:
-        out(f"{f.store_type.value:<18}{f.store_name:<24}{f.path.name}")
+    rows = [[f.store_type.value, f.store_name, f.path.name] for f in files]
+    out(render_table(["STORE TYPE", "STORE NAME", "CERTIFICATE"], rows))
 
 
 cert_app.command("ls", hidden=True)(cert_list)
@@ -129,6 +132,8 @@ def cert_generate_test(
     cert_path = cfg.local_keys / f"{name}.crt"
     if key_path.exists() or cert_path.exists():
         raise UsageError(f"{key_path} or {cert_path} already exists")
+    if os.path.lexists(trust_store().store_path(StoreType.CA, name) / f"{name}.crt"):
+        raise UsageError(f'certificate "{name}.crt" already exists in trust store "{name}" of type "ca"')
     issued = issue_signing_certificate(None, notary_test_subject(name), key_type=kt, validity=lifetime)
     out(f"generating {kt.upper()} key with {name}")
     key_pem = issued.key.private_bytes(
@@ -154,6 +159,8 @@ def cert_cleanup_test(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a test key made by generate-test: key files, trust store entry, key list entry."""
+    if not is_valid_store_name(name):  # the name becomes file names under localkeys/
+        raise UsageError(f'"{name}" is not a valid name: use letters, digits, "_", "." and "-"')
     if not yes and not typer.confirm(f"Are you sure you want to clean up test key {name}?", default=False):
         out("Cleanup cancelled")
         return
@@ -163,9 +170,12 @@ def cert_cleanup_test(
         keys.remove(name).save(cfg.signing_keys)
         out(f"Successfully removed {name} from the key list")
     ts = trust_store()
-    if (StoreType.CA, name) in ts.list_stores(StoreType.CA):
-        ts.delete_store(StoreType.CA, name)
-        out(f"Successfully deleted trust store ca:{name}")
+    # Like notation, only the test certificate goes: other certificates of the store stay.
+    if any(f.path.name == f"{name}.crt" for f in ts.list_certificates(StoreType.CA, name)):
+        ts.delete_certificate(StoreType.CA, name, f"{name}.crt")
+        out(f"Successfully deleted {name}.crt from trust store ca:{name}")
+        with contextlib.suppress(OSError):
+            ts.store_path(StoreType.CA, name).rmdir()  # only if now empty
     for suffix in (".key", ".crt"):
         path = cfg.local_keys / f"{name}{suffix}"
         if path.exists():

@@ -9,6 +9,7 @@ import typer
 
 from notation_py.cli.app import key_app
 from notation_py.cli.context import config_dir, out, parse_pairs
+from notation_py.cli.render import render_table
 from notation_py.config.files import KeySuite, SigningKeys
 from notation_py.errors import UsageError
 from notation_py.keys.local import LocalSigner
@@ -45,10 +46,17 @@ def key_add(
 def key_list() -> None:
     """List signing keys; * marks the default."""
     keys = SigningKeys.load(config_dir().signing_keys)
-    out(f"{'NAME':<28}{'KEY PATH':<48}{'CERTIFICATE PATH':<48}{'ID':<20}PLUGIN NAME")
-    for k in keys.keys:
-        mark = "* " if k.name == keys.default else "  "
-        out(f"{mark + k.name:<28}{k.key_path or '':<48}{k.cert_path or '':<48}{k.id or '':<20}{k.plugin_name or ''}")
+    rows = [
+        [
+            ("* " if k.name == keys.default else "  ") + k.name,
+            k.key_path or "",
+            k.cert_path or "",
+            k.id or "",
+            k.plugin_name or "",
+        ]
+        for k in keys.keys
+    ]
+    out(render_table(["NAME", "KEY PATH", "CERTIFICATE PATH", "ID", "PLUGIN NAME"], rows))
 
 
 key_app.command("ls", hidden=True)(key_list)

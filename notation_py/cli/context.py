@@ -12,7 +12,7 @@ from pathlib import Path
 from notation_py.config.dirs import ConfigDir, cache_dir
 from notation_py.config.files import NotationConfig, SigningKeys
 from notation_py.envelope import format_from_name
-from notation_py.errors import ConfigError, PluginError, UsageError
+from notation_py.errors import ConfigError, PluginError, UnsupportedEnvelopeError, UsageError
 from notation_py.keys.local import LocalSigner
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.reference import LayoutReference, RegistryReference
@@ -63,6 +63,18 @@ def parse_duration(text: str, flag: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def parse_expiry(text: str | None) -> timedelta | None:
+    """``--expiry``: a duration of whole seconds, at least one (checked before anything is signed)."""
+    if text is None:
+        return None
+    value = parse_duration(text, "--expiry")
+    if value < timedelta(seconds=1):
+        raise UsageError(f'invalid --expiry "{text}": expiry duration must be at least 1 second')
+    if value % timedelta(seconds=1):
+        raise UsageError(f'invalid --expiry "{text}": expiry duration supports minimum granularity of seconds')
+    return value
+
+
 def parse_pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
     """Parse repeated ``key=value`` flags; duplicate keys are an error."""
     pairs: dict[str, str] = {}
@@ -81,7 +93,10 @@ def signature_media_type(fmt: str | None) -> str:
     """Envelope media type from ``--signature-format``, else config.json, else JWS."""
     if fmt is None:
         fmt = NotationConfig.load(config_dir().config_json).signature_format or "jws"
-    return format_from_name(fmt)
+    try:
+        return format_from_name(fmt)
+    except UnsupportedEnvelopeError as exc:
+        raise UsageError(exc.message) from None
 
 
 def resolve_signer(key_name: str | None, plugin: str | None, key_id: str | None) -> LocalSigner:
@@ -161,7 +176,10 @@ def open_target(reference: str, oci_layout: bool, scope: str | None = None) -> T
         UsageError: a registry reference (registry access is not built yet) or a malformed reference.
     """
     if not oci_layout:
-        RegistryReference.parse(reference)  # reports malformed references precisely
+        try:
+            RegistryReference.parse(reference)  # reports malformed references precisely
+        except UsageError as exc:
+            raise UsageError(f"{exc.message}; for an OCI image layout directory, use --oci-layout") from None
         raise UsageError(
             f'"{reference}" is a registry reference; notation-py can only work on OCI image layouts so far. '
             "Use --oci-layout with a layout directory (DIR:TAG or DIR@sha256:...)"

@@ -166,6 +166,15 @@ def _signature_node(sig: InspectedSignature) -> Node:
     return (sig.digest, children)
 
 
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], padding: int = 3) -> str:
+    """Left-aligned columns separated by at least ``padding`` spaces (Go's tabwriter, as notation uses)."""
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = [
+        "".join(cell.ljust(w + padding) for cell, w in zip(r, widths, strict=True)).rstrip() for r in (header, *rows)
+    ]
+    return "\n".join(lines)
+
+
 def render_tree(root: Node) -> str:
     """Render a tree with box-drawing branches, like notation."""
     lines = [root[0]]
