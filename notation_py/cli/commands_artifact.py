@@ -11,7 +11,9 @@ from notation_py import __version__
 from notation_py.cli.app import app
 from notation_py.cli.context import (
     Target,
+    check_max_signatures,
     config_dir,
+    enable_debug,
     load_oci_policy,
     open_target,
     out,
@@ -78,6 +80,7 @@ def sign_command(
     verbose: Verbose = False,
 ) -> None:
     """Sign an artifact and store the signature as a referrer of it."""
+    enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
     if timestamp_url or timestamp_root_cert:
@@ -124,10 +127,10 @@ def verify_command(
     verbose: Verbose = False,
 ) -> None:
     """Verify that an artifact carries a signature trusted by the trust policy."""
+    enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
-    if max_signatures < 1:
-        raise UsageError("--max-signatures must be at least 1")
+    check_max_signatures(max_signatures)
     if oci_layout and not scope:
         raise UsageError("--scope is required with --oci-layout (the trust policy scope of the layout)")
     policy = load_oci_policy()
@@ -172,6 +175,8 @@ def inspect_command(
     debug: Debug = False,
 ) -> None:
     """Show every signature of an artifact (envelope, attributes, certificates)."""
+    check_max_signatures(max_signatures)
+    enable_debug(debug)
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
     target = open_target(reference, oci_layout)
@@ -197,6 +202,8 @@ def list_command(
     debug: Debug = False,
 ) -> None:
     """List the signature manifests of an artifact."""
+    check_max_signatures(max_signatures)
+    enable_debug(debug)
     target = open_target(reference, oci_layout)
     subject = target.store.resolve(target.reference.reference)
     digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]

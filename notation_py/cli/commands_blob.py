@@ -11,6 +11,7 @@ import typer
 from notation_py.cli.app import blob_app, blob_policy_app
 from notation_py.cli.context import (
     config_dir,
+    enable_debug,
     load_blob_policy,
     out,
     parse_expiry,
@@ -88,7 +89,8 @@ def blob_sign(
     timestamp_root_cert: Annotated[str | None, typer.Option("--timestamp-root-cert", help="TSA root cert.")] = None,
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
-    """Sign a file; writes <name>.<jws|cose>.sig next to it (or in --signature-directory)."""
+    """Sign a file; writes <name>.<jws|cose>.sig into --signature-directory (default: the current directory)."""
+    enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
     if timestamp_url or timestamp_root_cert:
@@ -122,6 +124,7 @@ def blob_verify(
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Verify a file against its detached signature under the blob trust policy."""
+    enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
     envelope_type = _signature_media_type(signature)
@@ -159,6 +162,7 @@ def blob_inspect(
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Show the content of a blob signature file."""
+    enable_debug(debug)
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
     envelope_type = _signature_media_type(signature)
@@ -194,16 +198,19 @@ def blob_policy_show() -> None:
 @blob_policy_app.command("init")
 def blob_policy_init(
     name: Annotated[str, typer.Option("--name", help="Statement name.")],
-    trust_stores: Annotated[list[str], typer.Option("--trust-store", help='"<type>:<store>", repeatable.')],
+    trust_stores: Annotated[
+        list[str] | None, typer.Option("--trust-store", help='"<type>:<store>", repeatable (not with skip).')
+    ] = None,
     trusted_identities: Annotated[
-        list[str], typer.Option("--trusted-identity", help='"x509.subject: <DN>" or "*", repeatable.')
-    ],
+        list[str] | None,
+        typer.Option("--trusted-identity", help='"x509.subject: <DN>" or "*", repeatable (not with skip).'),
+    ] = None,
     level: Annotated[str, typer.Option("--level", help="strict, permissive, audit or skip.")] = "strict",
     global_policy: Annotated[bool, typer.Option("--global", help="Use this statement when no name is given.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
 ) -> None:
     """Create a blob trust policy with one statement."""
-    statement: dict[str, object] = init_statement(name, level, trust_stores, trusted_identities)
+    statement: dict[str, object] = init_statement(name, level, trust_stores or [], trusted_identities or [])
     if global_policy:
         statement["globalPolicy"] = True
     doc = {"version": "1.0", "trustPolicies": [statement]}

@@ -146,7 +146,9 @@ def cert_generate_test(
     out(f"generated certificate expiring on {format_rfc3339(issued.certificate.not_valid_after_utc)}")
     trust_store().add_certificates(StoreType.CA, name, [cert_path])
     out(f"added certificate to trust store ca:{name}")
-    keys = keys.add(KeySuite(name=name, key_path=str(key_path), cert_path=str(cert_path)), make_default=default)
+    # Absolute paths: a relative NOTATION_CONFIG must not make the key list depend on the working directory.
+    suite = KeySuite(name=name, key_path=str(key_path.resolve()), cert_path=str(cert_path.resolve()))
+    keys = keys.add(suite, make_default=default)
     keys.save(cfg.signing_keys)
     out(f"{name}: added to the key list" + (" and marked as default" if default else ""))
     if os.name != "nt" and key_path.stat().st_mode & 0o077:

@@ -86,8 +86,10 @@ def key_delete(names: Annotated[list[str], typer.Argument(help="Key names.")]) -
     """Remove keys from the key list (key files are left in place)."""
     cfg = config_dir()
     keys = SigningKeys.load(cfg.signing_keys)
+    removed = [keys.get(name) for name in names]
     for name in names:
         keys = keys.remove(name)
     keys.save(cfg.signing_keys)
-    for name in names:
-        out(f"Removed {name} from the signing key list (the key and certificate files were kept)")
+    for suite in removed:
+        kept = "" if suite.is_plugin else " (the key and certificate files were kept)"
+        out(f"Removed {suite.name} from the signing key list{kept}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Iterable
@@ -34,6 +35,18 @@ def out(text: str = "") -> None:
 def warn(text: str) -> None:
     """Print a warning to standard error."""
     print(f"Warning: {text}", file=sys.stderr)
+
+
+def enable_debug(on: bool) -> None:
+    """``--debug``: log the library's decisions (revocation servers, store reads) to standard error."""
+    if on:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def check_max_signatures(value: int) -> None:
+    """``--max-signatures`` must be positive."""
+    if value < 1:
+        raise UsageError("--max-signatures must be at least 1")
 
 
 def config_dir() -> ConfigDir:

@@ -15,6 +15,8 @@ from notation_py.policy.document import TrustPolicyDocument
 def init_statement(name: str, level: str, trust_stores: list[str], identities: list[str]) -> dict[str, Any]:
     """A statement object from ``init`` flags (validated when the document is built)."""
     statement: dict[str, Any] = {"name": name, "signatureVerification": {"level": level}}
+    if level == "skip" and (trust_stores or identities):
+        raise UsageError("--trust-store and --trusted-identity cannot be used with --level skip")
     if level != "skip":
         statement["trustStores"] = list(trust_stores)
         statement["trustedIdentities"] = list(identities)

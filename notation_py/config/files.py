@@ -91,6 +91,8 @@ class SigningKeys:
 
     keys: tuple[KeySuite, ...] = ()
     default: str | None = None
+    #: Top-level members this class does not interpret, written back unchanged.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SigningKeys:
@@ -117,9 +119,11 @@ class SigningKeys:
                 raise ConfigError(f"malformed signingkeys.json: multiple keys with name '{key.name}' found")
             seen.add(key.name)
         default = doc.get("default")
-        if default is not None and (not isinstance(default, str) or default not in seen):
+        # An empty default means "no default", as in notation-go's config loader.
+        if default not in (None, "") and (not isinstance(default, str) or default not in seen):
             raise ConfigError(f"malformed signingkeys.json: default key '{default}' not found")
-        return cls(keys=keys, default=default or None)
+        extra = {k: v for k, v in doc.items() if k not in ("default", "keys")}
+        return cls(keys=keys, default=default or None, extra=extra)
 
     @classmethod
     def load(cls, path: Path) -> SigningKeys:
@@ -138,6 +142,7 @@ class SigningKeys:
         if self.default:
             doc["default"] = self.default
         doc["keys"] = [k.to_dict() for k in self.keys]
+        doc.update(self.extra)
         return (json.dumps(doc, indent=4) + "\n").encode()
 
     def save(self, path: Path) -> None:
@@ -164,19 +169,19 @@ class SigningKeys:
         if any(k.name == key.name for k in self.keys):
             raise ConfigError(f'signing key "{key.name}" already exists')
         default = key.name if make_default else self.default
-        return SigningKeys(keys=(*self.keys, key), default=default)
+        return SigningKeys(keys=(*self.keys, key), default=default, extra=self.extra)
 
     def remove(self, name: str) -> SigningKeys:
         """A copy without ``name``; removing the default clears it."""
         if not any(k.name == name for k in self.keys):
             raise ConfigError(f'signing key "{name}" not found')
         keys = tuple(k for k in self.keys if k.name != name)
-        return SigningKeys(keys=keys, default=None if self.default == name else self.default)
+        return SigningKeys(keys=keys, default=None if self.default == name else self.default, extra=self.extra)
 
     def with_default(self, name: str) -> SigningKeys:
         """A copy whose default is ``name``."""
         self.get(name)
-        return SigningKeys(keys=self.keys, default=name)
+        return SigningKeys(keys=self.keys, default=name, extra=self.extra)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from notation_py.envelope.algorithms import Algorithm, PrivateKey, sign_with_key
-from notation_py.errors import SigningKeyError, UnsupportedEnvelopeError
+from notation_py.errors import CertificateError, SigningKeyError, UnsupportedEnvelopeError
 
 
 class LocalSigner:
@@ -53,6 +54,7 @@ class LocalSigner:
             SigningKeyError: unreadable, encrypted without a password, wrong type, or not matching.
         """
         from notation_py.x509.certs import read_certificate_file
+        from notation_py.x509.chain import validate_code_signing_chain
 
         try:
             data = key_path.read_bytes()
@@ -61,8 +63,15 @@ class LocalSigner:
         key = load_private_key(data, password, source=str(key_path))
         try:
             chain = read_certificate_file(cert_path)
-        except Exception as exc:  # CertificateError or I/O
-            raise SigningKeyError(f"cannot read signing certificate {cert_path}: {exc}") from None
+        except CertificateError as exc:
+            raise SigningKeyError(f"cannot read signing certificate {cert_path}: {exc.message}") from None
+        try:
+            # Catch a configuration mistake (missing root, wrong order, expired) here, not as a bad signature.
+            validate_code_signing_chain(chain, datetime.now(UTC))
+        except CertificateError as exc:
+            raise SigningKeyError(
+                f"the certificate chain in {cert_path} cannot be used for signing: {exc.message}"
+            ) from None
         return cls(key, chain)
 
 
