@@ -17,6 +17,7 @@ from notation_py.envelope.model import (
     ATTR_SIGNING_TIME,
     ATTR_VERIFICATION_PLUGIN,
     ATTR_VERIFICATION_PLUGIN_MIN_VERSION,
+    RESERVED_SIGNED_NAMES,
     ExtendedAttribute,
     SignedAttributes,
     SigningScheme,
@@ -93,18 +94,10 @@ def build_signed_attributes(
     if plugin_min is not None and plugin is None:
         raise EnvelopeError(f'header "{ATTR_VERIFICATION_PLUGIN_MIN_VERSION}" requires "{ATTR_VERIFICATION_PLUGIN}"')
 
-    known = {
-        ATTR_SIGNING_SCHEME,
-        ATTR_SIGNING_TIME,
-        ATTR_AUTHENTIC_SIGNING_TIME,
-        ATTR_EXPIRY,
-        ATTR_VERIFICATION_PLUGIN,
-        ATTR_VERIFICATION_PLUGIN_MIN_VERSION,
-    }
     extended = tuple(
         ExtendedAttribute(key=str(key), value=value, critical=key in crit)
         for key, value in headers.items()
-        if key not in known
+        if key not in RESERVED_SIGNED_NAMES
     )
     return SignedAttributes(
         signing_scheme=scheme,

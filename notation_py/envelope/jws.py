@@ -43,6 +43,7 @@ from notation_py.envelope.model import (
 )
 from notation_py.envelope.payload import canonical_json
 from notation_py.errors import EnvelopeError
+from notation_py.jsonutil import JSONFormatError, strict_loads
 
 _TOP_LEVEL = frozenset({"payload", "protected", "header", "signature"})
 # Headers JOSE defines itself; everything else in the protected header is a Notary attribute.
@@ -62,17 +63,11 @@ class RawJWS:
     signature: str
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise EnvelopeError(f'duplicate JSON member "{key}"')
-        out[key] = value
-    return out
-
-
-def _loads(data: bytes | str) -> Any:
-    return json.loads(data, object_pairs_hook=_reject_duplicates)
+def _loads(data: bytes | str, what: str) -> Any:
+    try:
+        return strict_loads(data)
+    except JSONFormatError as exc:
+        raise EnvelopeError(f"{what}: {exc.message}") from None
 
 
 def parse_outer(data: bytes) -> RawJWS:
@@ -81,12 +76,7 @@ def parse_outer(data: bytes) -> RawJWS:
     Raises:
         EnvelopeError: not JSON, not an object, unknown or missing members, wrong member types.
     """
-    try:
-        doc = _loads(data)
-    except EnvelopeError:
-        raise
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvelopeError(f"invalid JWS envelope: {exc}") from None
+    doc = _loads(data, "invalid JWS envelope")
     if not isinstance(doc, dict):
         raise EnvelopeError("invalid JWS envelope: not a JSON object")
     unknown = sorted(set(doc) - _TOP_LEVEL)
@@ -110,12 +100,7 @@ def decode_parts(raw: RawJWS) -> EnvelopeContent:
     payload = b64url_decode(raw.payload)
     protected_bytes = b64url_decode(raw.protected)
     signature = b64url_decode(raw.signature)
-    try:
-        protected = _loads(protected_bytes)
-    except EnvelopeError:
-        raise
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvelopeError(f"protected header is not valid JSON: {exc}") from None
+    protected = _loads(protected_bytes, "protected header is not valid JSON")
     if not isinstance(protected, dict):
         raise EnvelopeError("protected header is not a JSON object")
     algorithm = Algorithm.from_jws(protected.get("alg"))

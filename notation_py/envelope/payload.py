@@ -7,12 +7,12 @@ re-serialised for verification.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from notation_py.errors import PayloadError
+from notation_py.jsonutil import JSONFormatError, go_json, strict_loads
 
 #: Annotation prefix reserved by the spec; users may not set it through ``--user-metadata``.
 RESERVED_ANNOTATION_PREFIX = "io.cncf.notary"
@@ -35,24 +35,9 @@ class TargetArtifact:
         return out
 
 
-def _go_json(obj: object) -> bytes:
-    """Compact, sorted-key JSON escaped the way Go's encoding/json escapes (HTML-safe)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    # These characters can only occur inside strings, so replacing them keeps the JSON valid.
-    for char, escaped in (
-        ("&", "\\u0026"),
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text.encode("utf-8")
-
-
 def canonical_json(obj: object) -> bytes:
     """Serialise like notation-go (sorted keys, compact, HTML-safe escapes)."""
-    return _go_json(obj)
+    return go_json(obj, sort_keys=True)
 
 
 def build_payload(target: TargetArtifact) -> bytes:
@@ -60,7 +45,7 @@ def build_payload(target: TargetArtifact) -> bytes:
     for key in target.annotations:
         if key.startswith(RESERVED_ANNOTATION_PREFIX):
             raise PayloadError(f'the metadata key "{key}" uses the reserved prefix "{RESERVED_ANNOTATION_PREFIX}"')
-    return _go_json({"targetArtifact": target.to_dict()})
+    return go_json({"targetArtifact": target.to_dict()}, sort_keys=True)
 
 
 def parse_payload(data: bytes) -> TargetArtifact:
@@ -70,9 +55,9 @@ def parse_payload(data: bytes) -> TargetArtifact:
         PayloadError: not JSON, not an object, or ``targetArtifact`` missing or malformed.
     """
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"signature payload is not valid JSON: {exc}") from None
+        doc = strict_loads(data)
+    except JSONFormatError as exc:
+        raise PayloadError(f"signature payload is not valid JSON: {exc.message}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("targetArtifact"), dict):
         raise PayloadError('signature payload must be a JSON object with a "targetArtifact" descriptor')
     target = doc["targetArtifact"]

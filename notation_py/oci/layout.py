@@ -28,12 +28,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 from notation_py.errors import ArtifactError, DigestError, LayoutError, NotFoundError, UsageError
+from notation_py.fsutil import atomic_write
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.digest import Digest, compute, verify
 from notation_py.oci.manifest import (
@@ -64,33 +64,6 @@ LAYOUT_VERSION: Final = "1.0.0"
 _REFERRER_MEDIA_TYPES: Final = (MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX)
 #: Nesting limit when walking indexes (real layouts nest one or two levels).
 _MAX_DEPTH: Final = 16
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename durable; not possible on every platform, hence best effort.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _empty_index() -> bytes:
@@ -139,9 +112,9 @@ class OCILayout:
         try:
             (root / BLOBS_DIR).mkdir(parents=True, exist_ok=True)
             if not (root / LAYOUT_FILE).exists():
-                _atomic_write(root / LAYOUT_FILE, go_json({"imageLayoutVersion": LAYOUT_VERSION}))
+                atomic_write(root / LAYOUT_FILE, go_json({"imageLayoutVersion": LAYOUT_VERSION}))
             if not (root / INDEX_FILE).exists():
-                _atomic_write(root / INDEX_FILE, _empty_index())
+                atomic_write(root / INDEX_FILE, _empty_index())
         except OSError as e:
             raise LayoutError(f"{root}: cannot create OCI image layout: {e}") from e
         return cls(root)
@@ -359,7 +332,7 @@ class OCILayout:
                 if len(existing) == len(data) and compute(existing, digest.algorithm) == digest:
                     return  # content-addressed: already there
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, data)
+            atomic_write(path, data)
         except OSError as e:
             raise LayoutError(f"cannot write {path}: {e}") from e
 
@@ -411,7 +384,7 @@ class OCILayout:
             manifests: list[Any] = obj["manifests"]
             obj["manifests"] = _add_entry(manifests, entry, tag)
             try:
-                _atomic_write(self.path / INDEX_FILE, go_json(obj))
+                atomic_write(self.path / INDEX_FILE, go_json(obj))
             except OSError as e:
                 raise LayoutError(f"cannot write {self.path / INDEX_FILE}: {e}") from e
         return referrer_descriptor(Descriptor(media_type, digest, len(data)), data)

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
+from notation_py import jsonutil
 from notation_py.envelope.model import ENVELOPE_MEDIA_TYPES
 from notation_py.errors import ArtifactError, UnsupportedEnvelopeError, UsageError
+from notation_py.jsonutil import JSONFormatError, strict_loads
 from notation_py.oci.descriptor import Descriptor, is_media_type
 from notation_py.oci.digest import Digest
 
@@ -61,20 +63,6 @@ _THUMBPRINT_RE: Final = re.compile(r"[0-9a-f]{64}")
 # --- JSON helpers ----------------------------------------------------------------------------
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Go keeps the last duplicate; refusing them removes any parser-differential doubt.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON number {name}")
-
-
 def load_json_object(data: bytes, what: str) -> dict[str, Any]:
     """Decode ``data`` as one strict UTF-8 JSON object (no duplicate keys, no NaN/Infinity).
 
@@ -82,10 +70,9 @@ def load_json_object(data: bytes, what: str) -> dict[str, Any]:
         ArtifactError: ``data`` is not such an object; the message starts with ``what``.
     """
     try:
-        text = data.decode("utf-8")
-        obj = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ArtifactError(f"{what} is not valid JSON: {e}") from e
+        obj = strict_loads(data)
+    except JSONFormatError as e:
+        raise ArtifactError(f"{what} is not valid JSON: {e.message}") from e
     if not isinstance(obj, dict):
         raise ArtifactError(f"{what} is not a JSON object")
     return obj
@@ -99,18 +86,8 @@ def go_json(obj: object) -> bytes:
     Raises:
         UsageError: A string cannot be encoded as UTF-8 (a lone surrogate).
     """
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # These characters can only occur inside JSON strings, so a plain replace is exact.
-    for char, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
     try:
-        return text.encode("utf-8")
+        return jsonutil.go_json(obj)
     except UnicodeEncodeError as e:
         raise UsageError(f"cannot encode manifest as UTF-8: {e}") from e
 

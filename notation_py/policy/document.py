@@ -48,6 +48,7 @@ from typing import Any, ClassVar, Self
 from cryptography import x509
 
 from notation_py.errors import TrustPolicyError
+from notation_py.jsonutil import JSONFormatError, strict_loads
 from notation_py.policy.identity import TrustedIdentities, verify_trusted_identity
 from notation_py.policy.levels import VerificationLevel
 from notation_py.policy.truststore import (
@@ -325,28 +326,11 @@ class _MalformedPolicyError(TrustPolicyError):
         self.detail = detail
 
 
-def _reject_constant(name: str) -> Any:
-    raise _MalformedPolicyError(f"invalid JSON: {name} is not allowed")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _MalformedPolicyError(f"invalid JSON: duplicate key {go_quote(key)}")
-        out[key] = value
-    return out
-
-
 def _decode_json(data: bytes) -> Any:
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _MalformedPolicyError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise _MalformedPolicyError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        return strict_loads(data)
+    except JSONFormatError as exc:
+        raise _MalformedPolicyError(exc.message if exc.not_utf8 else f"invalid JSON: {exc.message}") from None
 
 
 def _string(obj: Mapping[str, Any], key: str, where: str) -> str:

@@ -50,7 +50,7 @@ JWS_CASES: list[tuple[str, Callable[[], bytes], str]] = [
     ("json array", lambda: b"[]", "not a JSON object"),
     ("empty object", lambda: b"{}", '"payload" must be a non-empty string'),
     ("extra member", lambda: json.dumps({**_jws(), "unprotected": {}}).encode(), "unexpected member"),
-    ("duplicate member", lambda: b'{"payload":"a","payload":"b"}', "duplicate JSON member"),
+    ("duplicate member", lambda: b'{"payload":"a","payload":"b"}', 'duplicate key "payload"'),
     ("payload padding", lambda: json.dumps({**_jws(), "payload": _jws()["payload"] + "="}).encode(), "illegal base64"),
     (
         "bad base64 signature",
