@@ -478,6 +478,7 @@ class TrustPolicyDocument:
     """Common part of :class:`OCITrustPolicy` and :class:`BlobTrustPolicy`."""
 
     _KIND: ClassVar[str] = ""  # "oci" or "blob", as notation-go's messages say
+    _EMPTY_VERSION_MESSAGE: ClassVar[str] = ""  # notation-go words it differently per kind
     _OCI: ClassVar[bool] = False
     _STATEMENT_KEYS: ClassVar[frozenset[str]] = frozenset()
 
@@ -589,7 +590,7 @@ class TrustPolicyDocument:
     def _validate_raw(cls, version: str, raws: Sequence[_RawStatement]) -> None:
         kind = cls._KIND
         if version == "":
-            raise TrustPolicyError(cls._empty_version_message())
+            raise TrustPolicyError(cls._EMPTY_VERSION_MESSAGE)
         if version not in SUPPORTED_VERSIONS:
             raise TrustPolicyError(f"{kind} trust policy document uses unsupported version {go_quote(version)}")
         if not raws:
@@ -615,10 +616,6 @@ class TrustPolicyDocument:
                 global_seen = True
             names.add(raw.name)
         cls._validate_document_rules(raws)
-
-    @classmethod
-    def _empty_version_message(cls) -> str:
-        raise NotImplementedError
 
     @classmethod
     def _validate_document_rules(cls, raws: Sequence[_RawStatement]) -> None:
@@ -656,12 +653,9 @@ class OCITrustPolicy(TrustPolicyDocument):
     """An OCI trust policy document (``trustpolicy.oci.json``)."""
 
     _KIND = "oci"
+    _EMPTY_VERSION_MESSAGE = "oci trust policy document has empty version, version must be specified"
     _OCI = True
     _STATEMENT_KEYS = frozenset({"name", "registryScopes", "signatureVerification", "trustStores", "trustedIdentities"})
-
-    @classmethod
-    def _empty_version_message(cls) -> str:
-        return "oci trust policy document has empty version, version must be specified"
 
     @classmethod
     def _validate_document_rules(cls, raws: Sequence[_RawStatement]) -> None:
@@ -736,12 +730,9 @@ class BlobTrustPolicy(TrustPolicyDocument):
     """
 
     _KIND = "blob"
+    _EMPTY_VERSION_MESSAGE = "blob trust policy has empty version, version must be specified"
     _OCI = False
     _STATEMENT_KEYS = frozenset({"name", "signatureVerification", "trustStores", "trustedIdentities", "globalPolicy"})
-
-    @classmethod
-    def _empty_version_message(cls) -> str:
-        return "blob trust policy has empty version, version must be specified"
 
     @classmethod
     def load(cls, config_dir: str | os.PathLike[str], *, validate: bool = True) -> BlobTrustPolicy:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -747,11 +746,18 @@ def test_from_file_errors(tmp_path: Path) -> None:
     assert OCITrustPolicy.from_file(invalid, validate=False).statements[0].registry_scopes == ()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions as non-root")
-def test_from_file_permission_denied(tmp_path: Path) -> None:
+def test_from_file_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     locked = tmp_path / "locked.json"
     locked.write_text("{}")
-    locked.chmod(0)
+    # chmod 0 does not stop root (the CI user), so the denial is injected at the read itself.
+    real_read_bytes = Path.read_bytes
+
+    def deny(self: Path) -> bytes:
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
     with pytest.raises(TrustPolicyError, match="unable to read trust policy due to file permissions"):
         OCITrustPolicy.from_file(locked)
 
