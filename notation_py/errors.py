@@ -83,6 +83,29 @@ class LayoutError(ArtifactError):
     """An OCI image layout is missing or malformed."""
 
 
+class RegistryError(ArtifactError):
+    """A registry refused a request or could not be reached.
+
+    Attributes:
+        status: The HTTP status code, or ``None`` when no response arrived.
+        code: The first distribution-spec error code of the response body (``MANIFEST_UNKNOWN``,
+            ``DENIED``, ...), or ``None``.
+    """
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class AuthenticationError(RegistryError):
+    """The registry (or its token service) did not accept the credentials, or none were available."""
+
+
+class CredentialError(ConfigError):
+    """Credentials could not be read or stored: a malformed config file or a failing credential helper."""
+
+
 # --- operations -----------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import typer
 from notation_py import __version__
 from notation_py.cli.app import app
 from notation_py.cli.context import (
+    RemoteFlags,
     Target,
     check_max_signatures,
     config_dir,
@@ -39,17 +40,26 @@ OciLayout = Annotated[bool, typer.Option("--oci-layout", help="The reference is 
 MaxSignatures = Annotated[int, typer.Option("--max-signatures", help="Maximum number of signatures to evaluate.")]
 Debug = Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Verbose output.")]
+Insecure = Annotated[
+    bool, typer.Option("--insecure-registry", help="Use plain HTTP for this registry (never for production).")
+]
+Username = Annotated[
+    str | None, typer.Option("--username", "-u", help="Registry user name (default $NOTATION_USERNAME).")
+]
+Password = Annotated[
+    str | None, typer.Option("--password", "-p", help="Registry password (default $NOTATION_PASSWORD).")
+]
 
 
 def _resolve(target: Target, verb: str) -> Descriptor:
-    subject = target.store.resolve(target.reference.reference)
-    if target.reference.tag is not None:
+    subject = target.store.resolve(target.ref)
+    if target.tag is not None:
         warn(
-            f"Always {verb} the artifact using digest(@sha256:...) rather than a tag(:{target.reference.tag}) "
+            f"Always {verb} the artifact using digest(@sha256:...) rather than a tag(:{target.tag}) "
             "because tags are mutable and a tag reference can point to a different artifact than the one "
             f"{'signed' if verb == 'sign' else 'verified'}."
         )
-        out(f"Resolved artifact tag `{target.reference.tag}` to digest `{subject.digest}` before {verb}.")
+        out(f"Resolved artifact tag `{target.tag}` to digest `{subject.digest}` before {verb}.")
     return subject
 
 
@@ -76,6 +86,13 @@ def sign_command(
         str | None, typer.Option("--timestamp-root-cert", help="TSA root certificate file.")
     ] = None,
     oci_layout: OciLayout = False,
+    force_referrers_tag: Annotated[
+        bool,
+        typer.Option("--force-referrers-tag", help="Store the signature via the referrers tag schema only."),
+    ] = False,
+    insecure_registry: Insecure = False,
+    username: Username = None,
+    password: Password = None,
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
@@ -90,10 +107,11 @@ def sign_command(
         expiry=parse_expiry(expiry),
         user_metadata=metadata,
     )
-    target = open_target(reference, oci_layout)
-    signer = resolve_signer(key, plugin, key_id)
-    subject = _resolve(target, "sign")
-    signed = sign_artifact(target.store, str(subject.digest), signer, options)
+    remote = RemoteFlags(insecure_registry, username, password, force_referrers_tag)
+    with open_target(reference, oci_layout, remote=remote) as target:
+        signer = resolve_signer(key, plugin, key_id)
+        subject = _resolve(target, "sign")
+        signed = sign_artifact(target.store, str(subject.digest), signer, options)
     out(f"Successfully signed {target.display(str(signed.subject.digest))}")
     if verbose or debug:
         out(f"Signature manifest: {signed.signature_manifest.digest}")
@@ -123,6 +141,9 @@ def verify_command(
     scope: Annotated[
         str | None, typer.Option("--scope", help="Trust policy scope for an OCI layout, e.g. local/app.")
     ] = None,
+    insecure_registry: Insecure = False,
+    username: Username = None,
+    password: Password = None,
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
@@ -134,21 +155,23 @@ def verify_command(
     if oci_layout and not scope:
         raise UsageError("--scope is required with --oci-layout (the trust policy scope of the layout)")
     policy = load_oci_policy()
-    target = open_target(reference, oci_layout, scope)
-    statement = policy.statement_for(scope or reference)
-    subject = _resolve(target, "verify")
-    display = target.display(str(subject.digest))
-    if statement.is_skip:
-        out(f"Trust policy is configured to skip signature verification for {display}")
-        return
-    checker = revocation_checker()
-    anchors = PolicyTrustAnchors(statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins)
-    try:
-        result = verify_artifact(
-            target.store, subject, anchors, display=display, user_metadata=metadata, max_signatures=max_signatures
+    with open_target(reference, oci_layout, scope, RemoteFlags(insecure_registry, username, password)) as target:
+        statement = policy.statement_for(target.scope or reference)
+        subject = _resolve(target, "verify")
+        display = target.display(str(subject.digest))
+        if statement.is_skip:
+            out(f"Trust policy is configured to skip signature verification for {display}")
+            return
+        checker = revocation_checker()
+        anchors = PolicyTrustAnchors(
+            statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins
         )
-    finally:
-        checker.close()
+        try:
+            result = verify_artifact(
+                target.store, subject, anchors, display=display, user_metadata=metadata, max_signatures=max_signatures
+            )
+        finally:
+            checker.close()
     if verbose or debug:
         out(f"Verified signature manifest {result.verified.source}")
     _print_verified(display, result.verified)
@@ -172,6 +195,9 @@ def inspect_command(
     output: Annotated[str, typer.Option("--output", "-o", help="Output format: tree or json.")] = "tree",
     max_signatures: MaxSignatures = 100,
     oci_layout: OciLayout = False,
+    insecure_registry: Insecure = False,
+    username: Username = None,
+    password: Password = None,
     debug: Debug = False,
 ) -> None:
     """Show every signature of an artifact (envelope, attributes, certificates)."""
@@ -179,11 +205,11 @@ def inspect_command(
     enable_debug(debug)
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
-    target = open_target(reference, oci_layout)
-    subject = target.store.resolve(target.reference.reference)
-    if target.reference.tag is not None and output == "tree":
-        warn(f"Resolved artifact tag `{target.reference.tag}` to digest `{subject.digest}`; tags are mutable.")
-    sigs = _inspected(target, subject, max_signatures)
+    with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
+        subject = target.store.resolve(target.ref)
+        if target.tag is not None and output == "tree":
+            warn(f"Resolved artifact tag `{target.tag}` to digest `{subject.digest}`; tags are mutable.")
+        sigs = _inspected(target, subject, max_signatures)
     display = target.display(str(subject.digest))
     if output == "json":
         out(json.dumps(inspect_json(subject.media_type, sigs), indent=2))
@@ -199,14 +225,17 @@ def list_command(
     reference: Reference,
     max_signatures: MaxSignatures = 100,
     oci_layout: OciLayout = False,
+    insecure_registry: Insecure = False,
+    username: Username = None,
+    password: Password = None,
     debug: Debug = False,
 ) -> None:
     """List the signature manifests of an artifact."""
     check_max_signatures(max_signatures)
     enable_debug(debug)
-    target = open_target(reference, oci_layout)
-    subject = target.store.resolve(target.reference.reference)
-    digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
+    with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
+        subject = target.store.resolve(target.ref)
+        digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
     display = target.display(str(subject.digest))
     if not digests:
         out(f"{display} has no associated signature")

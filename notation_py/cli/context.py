@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from notation_py.config.dirs import ConfigDir, cache_dir
 from notation_py.config.files import NotationConfig, SigningKeys
@@ -17,6 +18,10 @@ from notation_py.errors import ConfigError, PluginError, UnsupportedEnvelopeErro
 from notation_py.keys.local import LocalSigner
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.reference import LayoutReference, RegistryReference
+from notation_py.oci.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from notation_py.oci.registry import RegistryClient
 from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
 from notation_py.policy.truststore import X509TrustStore
 from notation_py.revocation import FileCRLCache, RevocationChecker
@@ -169,33 +174,89 @@ def revocation_checker() -> RevocationChecker:
 
 
 @dataclass(frozen=True)
-class Target:
-    """An artifact named on the command line, opened in its store."""
+class RemoteFlags:
+    """Registry flags shared by the artifact commands."""
 
-    store: OCILayout
-    reference: LayoutReference
-    #: Repository path the trust policy scope is matched against.
+    insecure_registry: bool = False
+    username: str | None = None
+    password: str | None = None
+    force_referrers_tag: bool = False
+
+
+@dataclass
+class Target:
+    """An artifact named on the command line, opened in its store (a layout or a registry repository)."""
+
+    store: ArtifactStore
+    #: Tag or digest string to resolve inside ``store``.
+    ref: str
+    tag: str | None
+    #: Display prefix: the layout path or ``registry/repository``.
+    base: str
+    #: Artifact path the trust policy is selected by: ``--scope`` for layouts, ``registry/repo`` otherwise.
     scope: str | None
+    _close: Callable[[], None] | None = None
 
     def display(self, digest: str) -> str:
-        """``<path>@<digest>`` as notation prints it."""
-        return f"{self.reference.path}@{digest}"
+        """``<base>@<digest>`` as notation prints it."""
+        return f"{self.base}@{digest}"
+
+    def close(self) -> None:
+        """Release network connections (registries)."""
+        if self._close is not None:
+            self._close()
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
-def open_target(reference: str, oci_layout: bool, scope: str | None = None) -> Target:
-    """Open the artifact named by ``reference``.
+def registry_client(host: str, remote: RemoteFlags) -> RegistryClient:
+    """A registry client configured from the flags, ``config.json`` and the credential sources."""
+    from notation_py.oci.registry import Credential, DefaultCredentials, RegistryClient, RegistryOptions
+
+    cfg = config_dir()
+    insecure = set(NotationConfig.load(cfg.config_json).insecure_registries)
+    if remote.insecure_registry:
+        insecure.add(host)
+    explicit = Credential(username=remote.username or "", password=remote.password or "")
+    return RegistryClient(
+        RegistryOptions(insecure_registries=frozenset(insecure), force_referrers_tag=remote.force_referrers_tag),
+        DefaultCredentials(cfg, explicit=explicit),
+    )
+
+
+def open_target(
+    reference: str, oci_layout: bool, scope: str | None = None, remote: RemoteFlags | None = None
+) -> Target:
+    """Open the artifact named by ``reference`` in an OCI layout (``--oci-layout``) or a registry.
 
     Raises:
-        UsageError: a registry reference (registry access is not built yet) or a malformed reference.
+        UsageError: a malformed reference, or flags that do not fit the target.
     """
-    if not oci_layout:
-        try:
-            RegistryReference.parse(reference)  # reports malformed references precisely
-        except UsageError as exc:
-            raise UsageError(f"{exc.message}; for an OCI image layout directory, use --oci-layout") from None
-        raise UsageError(
-            f'"{reference}" is a registry reference; notation-py can only work on OCI image layouts so far. '
-            "Use --oci-layout with a layout directory (DIR:TAG or DIR@sha256:...)"
-        )
-    ref = LayoutReference.parse(reference)
-    return Target(store=OCILayout(ref.path), reference=ref, scope=scope)
+    if oci_layout:
+        if remote is not None and remote.force_referrers_tag:
+            raise UsageError("--force-referrers-tag cannot be used with --oci-layout")
+        ref = LayoutReference.parse(reference)
+        return Target(OCILayout(ref.path), ref.reference, ref.tag, ref.path, scope)
+    try:
+        registry_ref = RegistryReference.parse(reference)
+    except UsageError as exc:
+        raise UsageError(f"{exc.message}; for an OCI image layout directory, use --oci-layout") from None
+    if registry_ref.reference is None:
+        raise UsageError(f'invalid reference "{reference}": a tag or a digest is required')
+    if scope is not None:
+        raise UsageError("--scope is only used with --oci-layout; a registry reference is its own scope")
+    remote = remote or RemoteFlags()
+    client = registry_client(registry_ref.registry, remote)
+    repo = client.repository(registry_ref)
+    return Target(
+        repo,
+        str(registry_ref.reference),
+        registry_ref.tag if registry_ref.digest is None else None,
+        registry_ref.repository_path,
+        registry_ref.repository_path,
+        client.close,
+    )

@@ -6,12 +6,19 @@ import os
 import sys
 import traceback
 
-from notation_py.cli import commands_artifact, commands_blob, commands_cert, commands_key, commands_policy
+from notation_py.cli import (
+    commands_artifact,
+    commands_blob,
+    commands_cert,
+    commands_key,
+    commands_login,
+    commands_policy,
+)
 from notation_py.cli.app import app
 from notation_py.cli.errors import exit_code_for, message_for
 
 # Importing the command modules registers their commands on ``app``.
-_COMMAND_MODULES = (commands_artifact, commands_blob, commands_cert, commands_key, commands_policy)
+_COMMAND_MODULES = (commands_artifact, commands_blob, commands_cert, commands_key, commands_login, commands_policy)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -63,12 +63,23 @@ def test_empty_layout_path(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("verb", ["sign", "list", "inspect", "verify"])
-def test_registry_reference_needs_oci_layout(cli: Cli, verb: str) -> None:
+def test_registry_reference_needs_a_tag_or_digest(cli: Cli, verb: str) -> None:
     cli.write_oci_policy(oci_statement(scopes=("localhost:5000/net-monitor",)))
-    result = cli(verb, "localhost:5000/net-monitor:v1")
+    result = cli(verb, "localhost:5000/net-monitor")
     assert result.code == 2
-    assert "is a registry reference" in result.err
-    assert "--oci-layout" in result.err
+    assert "a tag or a digest is required" in result.err
+
+
+@pytest.mark.parametrize("verb", ["list", "inspect"])
+def test_unreachable_registry_is_a_clear_failure(cli: Cli, verb: str) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = cli(verb, "--insecure-registry", f"127.0.0.1:{port}/app:v1")
+    assert result.code == 1
+    assert f"127.0.0.1:{port}" in result.err
 
 
 @pytest.mark.parametrize("verb", ["sign", "list", "inspect"])

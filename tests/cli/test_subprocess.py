@@ -90,9 +90,9 @@ def test_corrupt_index_json(notation: Run, signed_layout: Layout) -> None:
 
 
 def test_usage_errors_exit_2(notation: Run, tmp_path: Path) -> None:
-    registry = notation("sign", "localhost:5000/net-monitor:v1")
+    registry = notation("sign", "localhost:5000/net-monitor")
     assert registry.returncode == 2
-    assert "--oci-layout" in registry.stderr
+    assert "a tag or a digest is required" in registry.stderr
     no_policy = notation("verify", "--oci-layout", "--scope", "local/app", f"{tmp_path}:v1")
     assert no_policy.returncode == 2
     assert "trust policy is not present" in no_policy.stderr
