@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from notation_py.errors import RevocationError
+from notation_py.tls import ssl_context
 
 #: Default timeout of one OCSP exchange, seconds (notation-go).
 OCSP_TIMEOUT = 2.0
@@ -59,12 +60,19 @@ class HttpxTransport:
 
     def __init__(self, client: httpx.Client | None = None) -> None:
         self._owned = client is None
-        self._client = client if client is not None else httpx.Client(follow_redirects=True, max_redirects=10)
+        # Created on first use: most chains have no OCSP/CRL URLs, so most checks never need it.
+        self._lazy: httpx.Client | None = client
+
+    @property
+    def _client(self) -> httpx.Client:
+        if self._lazy is None:
+            self._lazy = httpx.Client(follow_redirects=True, max_redirects=10, verify=ssl_context())
+        return self._lazy
 
     def close(self) -> None:
         """Close the underlying client if this transport created it."""
-        if self._owned:
-            self._client.close()
+        if self._owned and self._lazy is not None:
+            self._lazy.close()
 
     def __enter__(self) -> HttpxTransport:
         return self

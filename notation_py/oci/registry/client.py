@@ -35,6 +35,7 @@ from notation_py.errors import ArtifactError, AuthenticationError, NotFoundError
 from notation_py.oci.reference import RegistryReference
 from notation_py.oci.registry.auth import Authenticator
 from notation_py.oci.registry.credentials import CredentialSource
+from notation_py.tls import ssl_context
 
 if TYPE_CHECKING:
     from notation_py.oci.registry.repository import Repository
@@ -233,13 +234,11 @@ class RegistryClient:
         self.options = options or RegistryOptions()
         self._sleep = sleep
         self._jitter = jitter
-        verify: ssl.SSLContext | bool = True
-        if self.options.ca_file is not None:
-            verify = httpx.create_ssl_context()
-            try:
-                verify.load_verify_locations(cafile=str(self.options.ca_file))
-            except (OSError, ssl.SSLError) as e:
-                raise ArtifactError(f"cannot load CA certificates from {self.options.ca_file}: {e}") from None
+        ca_file = str(self.options.ca_file) if self.options.ca_file is not None else None
+        try:
+            verify = ssl_context(ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise ArtifactError(f"cannot load CA certificates from {self.options.ca_file}: {e}") from None
         timeout = httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout)
         headers = {"User-Agent": self.options.user_agent, "Accept-Encoding": "identity"}
         self._http = httpx.Client(
@@ -389,7 +388,7 @@ class RegistryClient:
             try:
                 response = self._http.send(request, stream=True, follow_redirects=follow_redirects)
             except httpx.TransportError as e:
-                if retry_transport and retries < self.options.max_retries:
+                if retry_transport and retries < self.options.max_retries and _tls_error(e) is None:
                     wait = self._backoff(retries)
                     logger.debug("%s %s: %s; retrying in %.2f s", method, url.path, type(e).__name__, wait)
                     self._sleep(wait)
@@ -449,6 +448,9 @@ class RegistryClient:
         text += f" ({method} {url.path})"
         if retries:
             text += f" (gave up after {retries} retries)"
+        tls = _tls_error(error)
+        if url.scheme == "https" and tls is not None and tls.reason in _PLAIN_HTTP_REASONS:
+            text += f"; if {host_of(url)} serves plain HTTP, use --insecure-registry"
         return text
 
     def _log_warnings(self, host: str, response: httpx.Response) -> None:
@@ -476,7 +478,7 @@ class RegistryClient:
             try:
                 response = self._http.send(request, stream=True)
             except httpx.TransportError as e:
-                if retry_transport and retries < self.options.max_retries:
+                if retry_transport and retries < self.options.max_retries and _tls_error(e) is None:
                     self._sleep(self._backoff(retries))
                     retries += 1
                     continue
@@ -494,6 +496,24 @@ class RegistryClient:
                 return response.status_code, response.headers, body
             finally:
                 response.close()
+
+
+#: OpenSSL reasons for a TLS handshake answered by a plain-HTTP server.
+_PLAIN_HTTP_REASONS: Final = frozenset(
+    {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"}
+)
+
+
+def _tls_error(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a transport error, if any: it is deterministic, so not retried."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def read_limited(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
