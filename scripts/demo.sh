@@ -81,4 +81,30 @@ if [ "$code" -eq 0 ]; then
 fi
 echo "-> verification failed as it must (exit code $code)"
 
+if command -v docker-registry >/dev/null 2>&1; then
+    step "10. The same loop against a registry: Debian's docker-registry (distribution 2.8.2) on loopback"
+    PORT="$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    mkdir -p registry/data
+    printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' \
+        "$WORK/registry/data" "$PORT" > registry/config.yml
+    docker-registry serve registry/config.yml > registry/log 2>&1 &
+    REGISTRY_PID=$!
+    trap 'kill "$REGISTRY_PID" 2>/dev/null || true; [ "${KEEP:-0}" = "1" ] || rm -rf "$WORK"' EXIT
+    for _ in $(seq 100); do
+        "$ROOT/.venv/bin/python" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$PORT/v2/').status_code != 200)" 2>/dev/null && break
+        sleep 0.1
+    done
+    REPO="127.0.0.1:$PORT/demo"
+    "$ROOT/.venv/bin/python" "$ROOT/scripts/demo_image.py" fresh v1 >/dev/null
+    RDIGEST="$("$ROOT/.venv/bin/python" "$ROOT/scripts/demo_push.py" fresh v1 "$REPO")"
+    echo "pushed $REPO:v1 -> $RDIGEST (plain HTTP on loopback, hence --insecure-registry)"
+    run sign --insecure-registry "$REPO:v1"
+    run sign --insecure-registry --signature-format cose "$REPO@$RDIGEST"
+    run list --insecure-registry "$REPO@$RDIGEST"
+    run policy init --force --name registry --scope "$REPO" --trust-store ca:demo --trusted-identity "*"
+    run verify --insecure-registry "$REPO@$RDIGEST"
+else
+    step "10. (skipped: install Debian's docker-registry to also run the loop against a local registry)"
+fi
+
 step "Done: signed, inspected and verified; tampering was caught."
