@@ -63,6 +63,17 @@ def _resolve(target: Target, verb: str) -> Descriptor:
     return subject
 
 
+def _resolve_quietly(target: Target, verb: str, *, announce: bool) -> Descriptor:
+    """Resolve for read-only commands: warn (on stderr) that a tag may move, as notation does."""
+    subject = target.store.resolve(target.ref)
+    if target.tag is not None and announce:
+        warn(
+            f"Resolved artifact tag `{target.tag}` to digest `{subject.digest}` before {verb}; "
+            "the resolved digest may not point to the same signed artifact, since tags are mutable."
+        )
+    return subject
+
+
 @app.command("sign")
 def sign_command(
     reference: Reference,
@@ -206,9 +217,7 @@ def inspect_command(
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
     with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
-        subject = target.store.resolve(target.ref)
-        if target.tag is not None and output == "tree":
-            warn(f"Resolved artifact tag `{target.tag}` to digest `{subject.digest}`; tags are mutable.")
+        subject = _resolve_quietly(target, "inspect", announce=output == "tree")
         sigs = _inspected(target, subject, max_signatures)
     display = target.display(str(subject.digest))
     if output == "json":
@@ -234,7 +243,7 @@ def list_command(
     check_max_signatures(max_signatures)
     enable_debug(debug)
     with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
-        subject = target.store.resolve(target.ref)
+        subject = _resolve_quietly(target, "list", announce=True)
         digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
     display = target.display(str(subject.digest))
     if not digests:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 from typing import Annotated
 
@@ -25,15 +27,22 @@ def login_command(
     """Check credentials against a registry and save them for later commands."""
     from notation_py.oci.registry import Credential, DefaultCredentials
 
+    from_flag = password is not None and not password_stdin
     if password_stdin:
         if password is not None:
             raise UsageError("--password and --password-stdin are mutually exclusive")
         password = sys.stdin.readline().rstrip("\r\n")
-    if not username and not password:
-        raise UsageError("a user name and password (or an identity token as password) are required")
+    # Like notation: flags first, then NOTATION_USERNAME / NOTATION_PASSWORD.
+    username = username or os.environ.get("NOTATION_USERNAME") or None
+    if password is None:
+        password = os.environ.get("NOTATION_PASSWORD") or None
+    if username and not password and sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    if not password:
+        raise UsageError("a password (or an identity token) is required: use --password-stdin or NOTATION_PASSWORD")
     if "/" in server or "@" in server:
         raise UsageError(f'"{server}" is not a registry host name')
-    if password and not password_stdin:
+    if from_flag:
         warn("Using --password via the CLI is insecure. Use --password-stdin.")
     credential = (
         Credential(username=username or "", password=password or "")

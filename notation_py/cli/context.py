@@ -45,7 +45,13 @@ def warn(text: str) -> None:
 def enable_debug(on: bool) -> None:
     """``--debug``: log the library's decisions (revocation servers, store reads) to standard error."""
     if on:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        # Only our own loggers: httpx/httpcore debug output would print every header.
+        logger = logging.getLogger("notation_py")
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
 
 def check_max_signatures(value: int) -> None:

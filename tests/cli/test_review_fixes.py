@@ -79,17 +79,20 @@ def test_max_signatures_message_is_the_same_everywhere(cli: Cli, layout: Layout,
     assert "--max-signatures must be at least 1" in result.err
 
 
-def test_debug_turns_on_library_logging(cli: Cli, layout: Layout) -> None:
-    root = logging.getLogger()
-    saved_level, saved_handlers = root.level, list(root.handlers)
+def test_debug_turns_on_our_logging_only(cli: Cli, layout: Layout) -> None:
+    ours = logging.getLogger("notation_py")
+    saved_level, saved_handlers = ours.level, list(ours.handlers)
     try:
-        root.handlers.clear()
+        ours.handlers.clear()
+        ours.setLevel(logging.NOTSET)
         cli.write_oci_policy(oci_statement())
         cli.ok("sign", "--oci-layout", layout.by_digest)
-        assert root.level != logging.DEBUG
+        assert ours.level != logging.DEBUG
         result = cli.ok("verify", "--oci-layout", "--scope", "local/app", "-d", layout.by_digest)
         assert "Successfully verified" in result.out
-        assert root.level == logging.DEBUG
+        assert ours.level == logging.DEBUG
+        # httpx/httpcore would print every request header at DEBUG: they stay quiet.
+        assert logging.getLogger("httpx").getEffectiveLevel() > logging.DEBUG
     finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
+        ours.handlers[:] = saved_handlers
+        ours.setLevel(saved_level)
