@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, oci_statement
 from tests.cli.registry_helpers import (
     MEDIA_TYPE_COSE,
     MEDIA_TYPE_JWS,
@@ -38,6 +38,7 @@ from tests.cli.registry_helpers import (
     trust,
 )
 from tests.registry.servers import (
+    DistributionFactory,
     FakeRegistryFactory,
     RunningFakeRegistry,
     RunningRegistry,
@@ -487,3 +488,24 @@ def test_unknown_tag_and_repository(cli: Cli, registry_noauth: RunningRegistry) 
     missing_repo = cli("verify", INSECURE, f"{registry_noauth.host}/nothing@{pushed.digest}")
     assert missing_repo.code == 1, missing_repo
     assert "not found" in missing_repo.err
+
+
+def test_https_registry_with_a_private_ca(
+    cli: Cli, distribution: DistributionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS is verified by default; a private CA is trusted through SSL_CERT_FILE, never by skipping checks."""
+    registry = distribution("basic", tls=True)
+    assert registry.tls_ca is not None
+    image = tiny_image("tls\n")
+    with registry.client() as http:
+        push_content(http, "app", image, "v1")
+    ref = f"{registry.host}/app@{image.digest}"
+    creds = ("-u", registry.username or "", "-p", registry.password or "")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    untrusted = cli("list", *creds, ref)
+    assert untrusted.code == 1
+    assert "certificate" in untrusted.err.lower()
+    monkeypatch.setenv("SSL_CERT_FILE", str(registry.tls_ca))
+    cli.ok("sign", *creds, ref)
+    cli.write_oci_policy(oci_statement(scopes=(f"{registry.host}/app",)))
+    assert "Successfully verified" in cli.ok("verify", *creds, ref).out

@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -207,14 +208,16 @@ class RunningRegistry:
     password: str | None = None
     token_server: TokenServer | None = None
     token_thread: ServerThread | None = None
+    #: CA certificate (PEM) that issued the registry's TLS certificate; None for plain HTTP.
+    tls_ca: Path | None = None
     #: Seconds from spawning the process to the first answer on ``/v2/``.
     startup_seconds: float = 0.0
     _stopped: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}"
+        """``http://127.0.0.1:PORT`` (``https://`` when started with TLS)."""
+        return f"{'https' if self.tls_ca else 'http'}://{self.host}"
 
     @property
     def token_requests(self) -> int:
@@ -241,6 +244,8 @@ class RunningRegistry:
             auth = httpx.BasicAuth(user, password)
         elif self.auth == "token":
             auth = BearerChallengeAuth(user, password)
+        if self.tls_ca is not None:
+            kwargs.setdefault("verify", ssl.create_default_context(cafile=str(self.tls_ca)))
         return _http_client(self.url, auth, **kwargs)
 
     def stop(self) -> None:
@@ -276,7 +281,13 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
 
 
 def _distribution_config(
-    directory: Path, port: int, auth: AuthMode, htpasswd: Path, token_realm: str | None, bundle: Path
+    directory: Path,
+    port: int,
+    auth: AuthMode,
+    htpasswd: Path,
+    token_realm: str | None,
+    bundle: Path,
+    tls: tuple[Path, Path] | None = None,
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
         "version": "0.1",
@@ -289,6 +300,8 @@ def _distribution_config(
         # A fixed secret silences the "No HTTP secret provided" warning (it signs upload state).
         "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
     }
+    if tls is not None:
+        config["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     if auth == "basic":
         config["auth"] = {"htpasswd": {"realm": "basic-realm", "path": str(htpasswd)}}
     elif auth == "token":
@@ -307,6 +320,7 @@ def start_distribution(
     token_lifetime: int = 300,
     grant: GrantPolicy = grant_all_to_users,
     deadline: float = STARTUP_DEADLINE,
+    tls: bool = False,
 ) -> RunningRegistry:
     """Start ``docker-registry serve`` with storage, config and log under ``directory``.
 
@@ -314,10 +328,13 @@ def start_distribution(
     an htpasswd file (bcrypt) holding ``username``/``password``; with ``auth="token"`` a
     :class:`TokenServer` for the same user (tokens valid ``token_lifetime`` s, access decided by
     ``grant``) runs in a thread and signs the tokens the registry trusts. The password is random unless
-    given. On start-up failure the registry's log is in the exception message.
+    given. With ``tls=True`` the registry serves HTTPS with a certificate for 127.0.0.1 issued by a
+    CA made here (``.tls_ca``). On start-up failure the registry's log is in the exception message.
     """
     if shutil.which(DOCKER_REGISTRY) is None:
-        pytest.skip(f"{DOCKER_REGISTRY} is not installed")
+        pytest.fail(
+            f"{DOCKER_REGISTRY} is not installed: scripts/test.sh installs it (apt-get install docker-registry)"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     password = password if password is not None else secrets.token_urlsafe(12)
     htpasswd = directory / "htpasswd"
@@ -334,13 +351,16 @@ def start_distribution(
         bundle.write_bytes(token_server.identity.certificate_pem)
         token_thread = ServerThread(token_server.app, "token-server")
         token_thread.start()
+    tls_files = _tls_files(directory) if tls else None
     try:
         for attempt in range(3):
             port = free_port()
             config_path = directory / "config.yml"
             log_path = directory / "registry.log"
             realm = f"{token_thread.url}/token" if token_thread else None
-            config = _distribution_config(directory, port, auth, htpasswd, realm, bundle)
+            config = _distribution_config(
+                directory, port, auth, htpasswd, realm, bundle, tls_files[1:] if tls_files else None
+            )
             # YAML is a superset of JSON: no quoting surprises in paths.
             config_path.write_text(json.dumps(config, indent=2))
             registry = RunningRegistry(
@@ -354,6 +374,7 @@ def start_distribution(
                 password=password if auth != "none" else None,
                 token_server=token_server,
                 token_thread=token_thread,
+                tls_ca=tls_files[0] if tls_files else None,
             )
             try:
                 registry.startup_seconds = _wait_ready(registry, deadline)
@@ -371,6 +392,52 @@ def start_distribution(
             token_thread.stop()
         raise
     raise AssertionError("unreachable")
+
+
+def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate, server key) PEM files for a 127.0.0.1 server."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "notation-py test registry CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "tls-ca.pem", directory / "tls-cert.pem", directory / "tls-key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
 
 
 def _spawn(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
@@ -391,7 +458,8 @@ class _PortTakenError(Exception):
 def _wait_ready(registry: RunningRegistry, deadline: float) -> float:
     started = time.monotonic()
     expected = 200 if registry.auth == "none" else 401
-    with httpx.Client(trust_env=False, timeout=1.0) as client:
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(registry.tls_ca)) if registry.tls_ca else True
+    with httpx.Client(trust_env=False, timeout=1.0, verify=verify) as client:
         while True:
             if registry.process.poll() is not None:
                 log = registry.log()
@@ -633,9 +701,9 @@ def push_content(
 
 
 def run_skopeo(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[bytes]:
-    """Run ``skopeo`` (skipping the test when it is not installed); the caller checks the result."""
+    """Run ``skopeo`` (failing the test when it is not installed); the caller checks the result."""
     if shutil.which("skopeo") is None:
-        pytest.skip("skopeo is not installed")
+        pytest.fail("skopeo is not installed: scripts/test.sh installs it (apt-get install skopeo)")
     return subprocess.run(["skopeo", *args], capture_output=True, timeout=timeout, check=False)
 
 
