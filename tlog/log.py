@@ -1,0 +1,538 @@
+"""The sequencer: batches submissions, extends the Merkle tree, signs and commits checkpoints.
+
+Lifecycle of a submission (group commit, as Tessera's batching and Rekor v2's "block until a
+checkpoint covers it")::
+
+    submit(entry) ──► pending list ──► batch (≤ max_batch entries or checkpoint_interval after the
+    first one) ──► dedup (storage + within the batch) ──► indices, leaf hashes, compact range,
+    new complete-subtree hashes ──► signed checkpoint ──► ONE storage transaction (fsync)
+    ──► receipts with inclusion proofs ──► every waiter resolved
+
+A waiter is resolved only after its entry is durably committed *and* covered by a checkpoint that
+was committed in the same transaction, so a :class:`Receipt` is an offline-verifiable promise: the
+entry bytes, their index, the signed checkpoint and the audit path to its root. When the storage
+transaction fails nothing is applied: every waiter of the batch gets a
+:class:`~tlog.errors.StorageError` and the sequencer re-reads its state from storage before the
+next batch. If another writer appended first (:class:`~tlog.storage.base.AppendConflictError`) the
+batch is re-sequenced on top of the new state, so several sequencers can share one database.
+
+Proof generation goes through :mod:`tlog.merkle`'s ``get_hash(level, index)`` interface. Storage is
+async and ``get_hash`` is not, so each proof is computed twice: a first pass records which
+complete subtrees it reads (the set depends only on the sizes), those are fetched in one round trip,
+and a second pass builds the proof from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final, Self, TypeVar
+
+from tlog import merkle
+from tlog.checkpoint import Checkpoint, sign_checkpoint
+from tlog.entry import Entry
+from tlog.errors import FormatError, InconsistentError, NotFoundError, ProofError, StorageError, TlogError
+from tlog.note import NoteSigner
+from tlog.proof import TlogProof
+from tlog.storage.base import AppendConflictError, LogState, NewEntry, NodeHash, Storage, StoredCheckpoint
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_INTERVAL",
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_PENDING",
+    "Log",
+    "LogOverloadedError",
+    "Receipt",
+    "consistency_proof",
+    "inclusion_proof",
+]
+
+_log = logging.getLogger(__name__)
+
+#: Longest time (seconds) a submission waits for its batch to close.
+DEFAULT_CHECKPOINT_INTERVAL: Final = 0.5
+#: Most entries sequenced in one batch (one transaction, one checkpoint).
+DEFAULT_MAX_BATCH: Final = 1024
+#: Most submissions waiting to be sequenced before :meth:`Log.submit` pushes back.
+DEFAULT_MAX_PENDING: Final = 16_384
+#: How many times a batch is re-sequenced after another writer appended first.
+_CONFLICT_RETRIES: Final = 3
+_PLACEHOLDER: Final = bytes(merkle.HASH_SIZE)
+_T = TypeVar("_T")
+
+
+class LogOverloadedError(TlogError):
+    """Too many submissions are waiting to be sequenced; the client should retry later (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof that an entry is in the log, verifiable offline.
+
+    Attributes:
+        index: The entry's index.
+        leaf_hash: RFC 6962 leaf hash of ``entry_bytes``.
+        entry_bytes: The logged entry bytes (for a duplicate, the bytes logged the first time).
+        checkpoint_note: The signed checkpoint the proof leads to.
+        inclusion_proof: The RFC 6962 audit path from the leaf to the checkpoint's root, sibling first.
+        tree_size: The checkpoint's tree size.
+        root_hash: The checkpoint's root hash.
+        duplicate: ``True`` when the envelope was already logged and the existing entry is returned.
+    """
+
+    index: int
+    leaf_hash: bytes
+    entry_bytes: bytes = field(repr=False)
+    checkpoint_note: bytes = field(repr=False)
+    inclusion_proof: tuple[bytes, ...] = field(repr=False)
+    tree_size: int
+    root_hash: bytes = field(repr=False)
+    duplicate: bool = False
+
+    def verify(self) -> None:
+        """Check the leaf hash and the inclusion proof against ``tree_size``/``root_hash``.
+
+        The checkpoint signature is not checked here (that needs the log's verifier key).
+
+        Raises:
+            ProofError: the receipt is not self-consistent.
+        """
+        if merkle.leaf_hash(self.entry_bytes) != self.leaf_hash:
+            raise ProofError(f"receipt for entry {self.index}: the leaf hash does not match the entry bytes")
+        merkle.verify_inclusion(self.index, self.tree_size, self.leaf_hash, self.inclusion_proof, self.root_hash)
+
+    def to_tlog_proof(self) -> TlogProof:
+        """The receipt as a ``c2sp.org/tlog-proof@v1`` offline proof (``.to_bytes()`` for the file)."""
+        return TlogProof(self.index, self.inclusion_proof, self.checkpoint_note)
+
+
+@dataclass(eq=False)
+class _Pending:
+    entry: Entry
+    future: asyncio.Future[Receipt]
+    arrived: float
+
+
+class Log:
+    """An append-only log over a :class:`~tlog.storage.base.Storage`, with one background sequencer.
+
+    Use :meth:`open` (or ``async with await Log.open(...)``), then :meth:`submit` entries built by
+    :func:`tlog.entry.build_entry`; :meth:`close` flushes what is pending.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        signer: NoteSigner,
+        origin: str,
+        *,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_pending: int = DEFAULT_MAX_PENDING,
+    ) -> None:
+        """Prepare a log; call :meth:`start` (or use :meth:`open`) before submitting.
+
+        Args:
+            storage: Where entries, hashes and checkpoints are kept.
+            signer: The checkpoint signer; its key name should equal ``origin``.
+            origin: The checkpoint origin line (the log's schema-less URL prefix).
+            checkpoint_interval: Longest wait (seconds) between a submission and its batch closing.
+            max_batch: Most entries in one batch.
+            max_pending: Most submissions queued before :meth:`submit` raises :class:`LogOverloadedError`.
+        """
+        if checkpoint_interval < 0:
+            raise ValueError("checkpoint_interval must not be negative")
+        if max_batch < 1 or max_pending < max_batch:
+            raise ValueError("max_batch must be positive and max_pending at least max_batch")
+        Checkpoint(origin, 0, merkle.EMPTY_ROOT)  # validates the origin line (FormatError)
+        if signer.name != origin:
+            _log.warning(
+                "checkpoint key name %r differs from the origin %r (C2SP: SHOULD be equal)", signer.name, origin
+            )
+        self._storage = storage
+        self._signer = signer
+        self._origin = origin
+        self._interval = checkpoint_interval
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._range = merkle.CompactRange()
+        self._checkpoint: StoredCheckpoint | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        storage: Storage,
+        signer: NoteSigner,
+        origin: str,
+        *,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_pending: int = DEFAULT_MAX_PENDING,
+    ) -> Log:
+        """Create a log, recover its state from storage and start the sequencer (see :meth:`start`)."""
+        log = cls(
+            storage,
+            signer,
+            origin,
+            checkpoint_interval=checkpoint_interval,
+            max_batch=max_batch,
+            max_pending=max_pending,
+        )
+        await log.start()
+        return log
+
+    async def start(self) -> None:
+        """Recover from storage and start the background sequencer.
+
+        Recovery loads the latest checkpoint and compact range, checks that they agree (same size
+        and root), that the checkpoint is for this origin and that the stored subtree hashes lead to
+        the same root. A new store gets a signed size-0 checkpoint.
+
+        Raises:
+            InconsistentError: the stored state contradicts itself or belongs to another origin.
+            StorageError: the storage failed.
+        """
+        if self._task is not None:
+            raise RuntimeError("the log is already started")
+        await self._load()
+        self._task = asyncio.create_task(self._run(), name=f"tlog-sequencer {self._origin}")
+
+    async def close(self) -> None:
+        """Stop accepting submissions, sequence everything pending, and stop the sequencer.
+
+        The storage is not closed (it belongs to the caller).
+        """
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- state ------------------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        """The checkpoint origin."""
+        return self._origin
+
+    @property
+    def storage(self) -> Storage:
+        """The storage backend."""
+        return self._storage
+
+    @property
+    def checkpoint(self) -> StoredCheckpoint:
+        """The latest checkpoint this sequencer committed or loaded.
+
+        Raises:
+            RuntimeError: the log is not started.
+        """
+        if self._checkpoint is None:
+            raise RuntimeError("the log is not started")
+        return self._checkpoint
+
+    @property
+    def size(self) -> int:
+        """The tree size of :attr:`checkpoint`."""
+        return self.checkpoint.size
+
+    @property
+    def pending(self) -> int:
+        """Submissions waiting to be sequenced."""
+        return len(self._pending)
+
+    # --- submissions ------------------------------------------------------------------------------
+
+    def submit(self, entry: Entry) -> asyncio.Future[Receipt]:
+        """Queue ``entry``; the future resolves to its :class:`Receipt` once committed and checkpointed.
+
+        Submitting an envelope that is already logged, or queued earlier in the same batch (same
+        SHA-256 of the envelope bytes), resolves to the existing entry's receipt with
+        ``duplicate=True``. The future fails with :class:`~tlog.errors.StorageError` if the batch
+        could not be committed; the transaction is then rolled back, so nothing of the batch is
+        logged (unless the backend failed *after* committing; either way resubmitting is safe, it
+        returns the existing entry). Cancelling the future does not withdraw the entry.
+
+        Raises:
+            StorageError: the log is closed or not started.
+            LogOverloadedError: too many submissions are pending.
+        """
+        if self._closing or self._task is None:
+            raise StorageError("the log is not accepting submissions (closed or not started)")
+        if len(self._pending) >= self._max_pending:
+            raise LogOverloadedError(f"{len(self._pending)} submissions are waiting to be sequenced; retry later")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        self._pending.append(_Pending(entry, future, loop.time()))
+        if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
+            self._wakeup.set()
+        return future
+
+    async def add(self, entry: Entry) -> Receipt:
+        """Submit ``entry`` and wait for its receipt (``await log.submit(entry)``)."""
+        return await self.submit(entry)
+
+    # --- proofs -----------------------------------------------------------------------------------
+
+    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """Audit path for entry ``index`` in the tree of ``size`` entries (``size`` ≤ :attr:`size`).
+
+        Raises:
+            ProofError: ``index >= size``.
+            NotFoundError: ``size`` is larger than the log.
+        """
+        self._check_size(size)
+        return await inclusion_proof(self._storage, index, size)
+
+    async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 6962 consistency proof between two tree sizes (``new_size`` ≤ :attr:`size`).
+
+        Raises:
+            ProofError: ``old_size > new_size``.
+            NotFoundError: ``new_size`` is larger than the log.
+        """
+        self._check_size(new_size)
+        return await consistency_proof(self._storage, old_size, new_size)
+
+    def _check_size(self, size: int) -> None:
+        if size > self.size:
+            raise NotFoundError(f"the log has {self.size} entries; there is no tree of size {size}")
+
+    # --- sequencer --------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            deadline = self._pending[0].arrived + self._interval
+            while len(self._pending) < self._max_batch and not self._closing:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            await self._integrate(batch)
+
+    async def _integrate(self, batch: list[_Pending]) -> None:
+        """Sequence one batch and resolve its waiters; never raises."""
+        try:
+            for _ in range(_CONFLICT_RETRIES):
+                try:
+                    receipts = await self._sequence(batch)
+                    break
+                except AppendConflictError as exc:
+                    _log.warning("re-sequencing a batch of %d entries: %s", len(batch), exc.message)
+                    await self._load()
+            else:
+                raise StorageError(f"another writer kept appending first ({_CONFLICT_RETRIES} attempts)")
+        except Exception as exc:  # every failure fails the whole batch, never the sequencer
+            error = exc if isinstance(exc, StorageError) else StorageError(f"the batch was not logged: {exc}")
+            if error is not exc:
+                error.__cause__ = exc
+            _log.error("failed to log a batch of %d entries: %s", len(batch), error.message, exc_info=exc)
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+            await self._reload_after_failure()
+            return
+        for pending, receipt in zip(batch, receipts, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(receipt)
+
+    async def _reload_after_failure(self) -> None:
+        """Re-read the state: the failed transaction may or may not have committed."""
+        try:
+            await self._load()
+        except Exception as exc:  # the next batch will fail (and retry) the same way
+            _log.error("cannot reload the log state after a failure: %s", exc)
+
+    async def _sequence(self, batch: list[_Pending]) -> list[Receipt]:
+        """Dedup, extend the tree, sign, commit; return one receipt per pending item."""
+        first: dict[bytes, _Pending] = {}
+        for pending in batch:
+            first.setdefault(pending.entry.dedup_key, pending)
+        existing = await self._storage.lookup_dedup(first.keys())
+        current = self.checkpoint
+        if existing and max(existing.values()) >= current.size:
+            # Another writer logged it after our last load: get a checkpoint that covers it.
+            await self._load()
+            current = self.checkpoint
+        fresh = [pending.entry for key, pending in first.items() if key not in existing]
+
+        overlay: dict[tuple[int, int], bytes] = {}
+        indices: dict[bytes, int] = dict(existing)
+        data: dict[int, bytes] = {}
+        if fresh:
+            tree = self._range.copy()
+            nodes: list[NodeHash] = []
+            new_entries: list[NewEntry] = []
+            for entry in fresh:
+                index = tree.size
+                for node in tree.append(merkle.leaf_hash(entry.data)):
+                    nodes.append(NodeHash(node.level, node.index, node.hash))
+                    overlay[(node.level, node.index)] = node.hash
+                indices[entry.dedup_key] = index
+                data[index] = entry.data
+                new_entries.append(_new_entry(entry))
+            root = tree.root()
+            note = sign_checkpoint(Checkpoint(self._origin, tree.size, root), self._signer)
+            checkpoint = StoredCheckpoint(tree.size, root, note)
+            # Shielded: a cancelled caller must not abandon a transaction half-way in the driver.
+            await asyncio.shield(self._storage.append_batch(new_entries, nodes, checkpoint, tree.to_state()))
+            self._range, self._checkpoint, current = tree, checkpoint, checkpoint
+        for index in existing.values():
+            if index not in data:
+                data[index] = (await self._storage.get_entries(index, index + 1))[0]
+
+        wanted = sorted({indices[p.entry.dedup_key] for p in batch})
+        proofs = await _inclusion_proofs(self._storage, wanted, current.size, overlay)
+        receipts = []
+        for pending in batch:
+            index = indices[pending.entry.dedup_key]
+            receipts.append(
+                Receipt(
+                    index=index,
+                    leaf_hash=merkle.leaf_hash(data[index]),
+                    entry_bytes=data[index],
+                    checkpoint_note=current.note,
+                    inclusion_proof=tuple(proofs[index]),
+                    tree_size=current.size,
+                    root_hash=current.root_hash,
+                    duplicate=pending.entry.dedup_key in existing or first[pending.entry.dedup_key] is not pending,
+                )
+            )
+        return receipts
+
+    async def _load(self) -> None:
+        """(Re)load and check the state; publish a size-0 checkpoint for a new store."""
+        state = await self._storage.latest_state()
+        if state is None:
+            empty = merkle.CompactRange()
+            note = sign_checkpoint(Checkpoint(self._origin, 0, empty.root()), self._signer)
+            with contextlib.suppress(AppendConflictError):  # another writer initialised it first
+                await self._storage.append_batch([], [], StoredCheckpoint(0, empty.root(), note), empty.to_state())
+            state = await self._storage.latest_state()
+            if state is None:
+                raise StorageError("the storage lost the size-0 checkpoint it just committed")
+        self._range = await _check_state(self._storage, state, self._origin)
+        self._checkpoint = state.checkpoint
+
+
+def _new_entry(entry: Entry) -> NewEntry:
+    return NewEntry(
+        data=entry.data,
+        dedup_key=entry.dedup_key,
+        subject_digest=entry.subject.digest,
+        signer_subject=entry.signer.subject,
+        repository=entry.subject.repository,
+    )
+
+
+async def _check_state(storage: Storage, state: LogState, origin: str) -> merkle.CompactRange:
+    """The compact range of ``state`` after checking it against the checkpoint and stored hashes."""
+    checkpoint = state.checkpoint
+    try:
+        tree = merkle.CompactRange.from_state(state.compact_range)
+    except FormatError as exc:
+        raise InconsistentError(f"the stored compact range is corrupt: {exc.message}") from None
+    if tree.size != checkpoint.size or tree.root() != checkpoint.root_hash:
+        raise InconsistentError(
+            f"the stored compact range (size {tree.size}) does not match the latest checkpoint "
+            f"(size {checkpoint.size}): the database is corrupt"
+        )
+    body = Checkpoint(origin, checkpoint.size, checkpoint.root_hash).to_body()
+    if not checkpoint.note.startswith(body + b"\n"):
+        raise InconsistentError(
+            f"the latest stored checkpoint is not for origin {origin!r} at size {checkpoint.size}: "
+            "wrong database or corrupt checkpoint"
+        )
+    stored_root = await _with_hashes(storage, lambda get: merkle.root_hash(checkpoint.size, get), {})
+    if stored_root != checkpoint.root_hash:
+        raise InconsistentError(
+            f"the stored subtree hashes do not lead to the root of the latest checkpoint (size {checkpoint.size})"
+        )
+    return tree
+
+
+# --- proofs over storage ------------------------------------------------------------------------
+
+
+async def _with_hashes(
+    storage: Storage,
+    compute: Callable[[merkle.GetHash], _T],
+    overlay: Mapping[tuple[int, int], bytes],
+) -> _T:
+    """Run a ``get_hash``-based computation over storage: record the reads, fetch once, recompute."""
+    wanted: set[tuple[int, int]] = set()
+
+    def record(level: int, index: int) -> bytes:
+        wanted.add((level, index))
+        return _PLACEHOLDER
+
+    compute(record)
+    missing = wanted.difference(overlay)
+    table = dict(overlay)
+    if missing:
+        table.update(await storage.get_hashes_at(missing))
+
+    def get_hash(level: int, index: int) -> bytes:
+        try:
+            return table[(level, index)]
+        except KeyError:
+            raise InconsistentError(f"subtree hash at level {level} index {index} was not fetched") from None
+
+    return compute(get_hash)
+
+
+async def _inclusion_proofs(
+    storage: Storage, indices: Sequence[int], size: int, overlay: Mapping[tuple[int, int], bytes]
+) -> dict[int, list[bytes]]:
+    def compute(get: merkle.GetHash) -> dict[int, list[bytes]]:
+        return {index: merkle.inclusion_proof(index, size, get) for index in indices}
+
+    return await _with_hashes(storage, compute, overlay)
+
+
+async def inclusion_proof(storage: Storage, index: int, size: int) -> list[bytes]:
+    """Audit path for ``index`` in the tree of ``size`` entries, from the stored hashes.
+
+    Usable by read replicas without a sequencer.
+
+    Raises:
+        ProofError: ``index >= size`` or negative.
+        NotFoundError: the storage does not hold a tree of ``size`` entries.
+    """
+    return (await _inclusion_proofs(storage, [index], size, {}))[index]
+
+
+async def consistency_proof(storage: Storage, old_size: int, new_size: int) -> list[bytes]:
+    """RFC 6962 consistency proof from ``old_size`` to ``new_size``, from the stored hashes.
+
+    Raises:
+        ProofError: ``old_size > new_size`` or negative.
+        NotFoundError: the storage does not hold a tree of ``new_size`` entries.
+    """
+    return await _with_hashes(storage, lambda get: merkle.consistency_proof(old_size, new_size, get), {})

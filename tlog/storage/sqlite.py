@@ -1,0 +1,407 @@
+"""SQLite storage (aiosqlite): one file, WAL journal, ``synchronous=FULL``.
+
+Durability: in WAL mode with ``synchronous=FULL`` SQLite fsyncs the write-ahead log at every commit,
+so when :meth:`SQLiteStorage.append_batch` returns the batch survives a crash or power loss (with
+``NORMAL`` the last commits could be lost on power failure, which the log must never allow: it has
+handed out receipts for them).
+
+Concurrency: one write connection, guarded by an :class:`asyncio.Lock` so a transaction's statements
+never interleave with another's, takes SQLite's write lock with ``BEGIN IMMEDIATE``; a small pool of
+read-only connections serves reads concurrently from the last committed snapshot (WAL lets readers
+proceed while a write is in progress). The size check in :meth:`append_batch` runs under the write
+lock, so it also protects against another *process* appending to the same file.
+
+Schema (version 1)::
+
+    schema_version(version)
+    log_state(id = 0, size, compact_range)                  -- one row: the tree the latest checkpoint covers
+    entries(idx PRIMARY KEY, data, dedup_key UNIQUE,
+            subject_digest, signer_subject, repository)     -- + one index per search key
+    hashes(level, idx, hash, PRIMARY KEY (level, idx))      -- WITHOUT ROWID: every complete subtree
+    checkpoints(size PRIMARY KEY, root_hash, note)          -- every published checkpoint
+
+The search indexes are single-column: SQLite appends the rowid (``idx``) to every index entry, so
+``WHERE repository = ? AND idx > ? ORDER BY idx`` is one index range scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import aiosqlite
+
+from tlog.errors import NotFoundError, StorageError
+from tlog.storage.base import (
+    DEFAULT_PAGE_SIZE,
+    AppendConflictError,
+    LoggedEntry,
+    LogState,
+    NewEntry,
+    NodeHash,
+    Page,
+    Storage,
+    StoredCheckpoint,
+    check_page,
+    check_range,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStorage", "open"]
+
+#: Version of the schema this module creates and reads.
+SCHEMA_VERSION: Final = 1
+#: Largest number of bound parameters used in one ``IN (...)`` list.
+_CHUNK: Final = 500
+#: Highest tree level that can hold a complete subtree (sizes are below 2^63).
+_MAX_LEVEL: Final = 63
+
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS log_state (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        size INTEGER NOT NULL CHECK (size >= 0),
+        compact_range BLOB NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS entries (
+        idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+        data BLOB NOT NULL,
+        dedup_key BLOB NOT NULL UNIQUE,
+        subject_digest TEXT NOT NULL,
+        signer_subject TEXT NOT NULL,
+        repository TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS entries_subject_digest ON entries (subject_digest)",
+    "CREATE INDEX IF NOT EXISTS entries_signer_subject ON entries (signer_subject)",
+    "CREATE INDEX IF NOT EXISTS entries_repository ON entries (repository)",
+    """CREATE TABLE IF NOT EXISTS hashes (
+        level INTEGER NOT NULL CHECK (level >= 0),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS checkpoints (
+        size INTEGER PRIMARY KEY CHECK (size >= 0),
+        root_hash BLOB NOT NULL,
+        note BLOB NOT NULL
+    )""",
+)
+
+_T = TypeVar("_T")
+
+_SEARCH_COLUMNS: Final = {"digest": "subject_digest", "identity": "signer_subject", "repository": "repository"}
+
+
+async def open(path: str | Path, *, readers: int = 2) -> SQLiteStorage:
+    """Open (creating if needed) the log database at ``path``.
+
+    Args:
+        path: The database file; its directory must exist.
+        readers: Number of read-only connections serving reads concurrently with writes.
+
+    Raises:
+        StorageError: the file cannot be opened, or holds a schema of another version.
+    """
+    return await SQLiteStorage.open(path, readers=readers)
+
+
+class SQLiteStorage(Storage):
+    """:class:`~tlog.storage.base.Storage` in one SQLite file. Create it with :meth:`open`."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+        self._path = path
+        self._writer = writer
+        self._write_lock = asyncio.Lock()
+        self._all_readers = readers
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for conn in readers:
+            self._readers.put_nowait(conn)
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @classmethod
+    async def open(cls, path: str | Path, *, readers: int = 2) -> SQLiteStorage:
+        """Open the database, set WAL and ``synchronous=FULL``, create the schema idempotently.
+
+        Raises:
+            StorageError: the file cannot be opened, or holds a schema of another version.
+        """
+        if readers < 1:
+            raise ValueError("at least one reader connection is needed")
+        path = Path(path)
+        if not path.parent.is_dir():
+            # Checked here: aiosqlite leaves its worker thread behind when connecting fails.
+            raise StorageError(f"cannot open log database {str(path)!r}: directory {str(path.parent)!r} does not exist")
+        conns: list[aiosqlite.Connection] = []
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+            conns.append(writer)
+            await _configure(writer)
+            mode = await _scalar(writer, "PRAGMA journal_mode = WAL")
+            if str(mode).lower() != "wal":
+                raise StorageError(f"cannot use write-ahead logging for {str(path)!r} (journal mode {mode})")
+            await _create_schema(writer, path)
+            for _ in range(readers):
+                reader = await aiosqlite.connect(path, isolation_level=None)
+                conns.append(reader)
+                await _configure(reader)
+                await reader.execute("PRAGMA query_only = ON")
+        except BaseException as exc:
+            for conn in conns:
+                await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"cannot open log database {str(path)!r}: {exc}") from exc
+            raise
+        return cls(path, conns[0], conns[1:])
+
+    async def close(self) -> None:
+        """Close every connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            for conn in (self._writer, *self._all_readers):
+                await conn.close()
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    async def append_batch(
+        self,
+        entries: Sequence[NewEntry],
+        hashes: Sequence[NodeHash],
+        checkpoint: StoredCheckpoint,
+        compact_range: bytes,
+    ) -> range:
+        """See :meth:`Storage.append_batch`; one ``BEGIN IMMEDIATE`` transaction, fsynced at commit."""
+        start = checkpoint.size - len(entries)
+        if start < 0:
+            raise ValueError(f"checkpoint size {checkpoint.size} is smaller than the batch ({len(entries)} entries)")
+        self._check_open()
+        async with self._write_lock:
+            conn = self._writer
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._append_locked(
+                        conn, start, entries=entries, hashes=hashes, checkpoint=checkpoint, compact_range=compact_range
+                    )
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"appending entries {start}..{checkpoint.size - 1} failed: {exc}") from exc
+        return range(start, checkpoint.size)
+
+    @staticmethod
+    async def _append_locked(
+        conn: aiosqlite.Connection,
+        start: int,
+        *,
+        entries: Sequence[NewEntry],
+        hashes: Sequence[NodeHash],
+        checkpoint: StoredCheckpoint,
+        compact_range: bytes,
+    ) -> None:
+        row = await _row(conn, "SELECT size FROM log_state WHERE id = 0")
+        current = 0 if row is None else int(row[0])
+        if current != start:
+            raise AppendConflictError(
+                f"the batch starts at index {start} but the log holds {current} entries (another writer appended)"
+            )
+        if not entries and await _row(conn, "SELECT 1 FROM checkpoints WHERE size = ?", (checkpoint.size,)):
+            raise AppendConflictError(f"a checkpoint is already published at size {checkpoint.size}")
+        await conn.executemany(
+            "INSERT INTO entries (idx, data, dedup_key, subject_digest, signer_subject, repository) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (start + i, e.data, e.dedup_key, e.subject_digest, e.signer_subject, e.repository)
+                for i, e in enumerate(entries)
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO hashes (level, idx, hash) VALUES (?, ?, ?)", [(h.level, h.index, h.hash) for h in hashes]
+        )
+        await conn.execute(
+            "INSERT INTO checkpoints (size, root_hash, note) VALUES (?, ?, ?)",
+            (checkpoint.size, checkpoint.root_hash, checkpoint.note),
+        )
+        await conn.execute(
+            "INSERT INTO log_state (id, size, compact_range) VALUES (0, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range",
+            (checkpoint.size, compact_range),
+        )
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    async def latest_state(self) -> LogState | None:
+        """See :meth:`Storage.latest_state` (one statement, hence one snapshot)."""
+        row = await self._fetch_one(
+            "SELECT s.size, c.root_hash, c.note, s.compact_range FROM log_state s "
+            "JOIN checkpoints c ON c.size = s.size WHERE s.id = 0"
+        )
+        if row is None:
+            return None
+        return LogState(StoredCheckpoint(int(row[0]), bytes(row[1]), bytes(row[2])), bytes(row[3]))
+
+    async def checkpoint_at(self, size: int) -> StoredCheckpoint:
+        """See :meth:`Storage.checkpoint_at`."""
+        row = await self._fetch_one("SELECT size, root_hash, note FROM checkpoints WHERE size = ?", (size,))
+        if row is None:
+            raise NotFoundError(f"no checkpoint was published at size {size}")
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    async def lookup_dedup(self, keys: Iterable[bytes]) -> dict[bytes, int]:
+        """See :meth:`Storage.lookup_dedup`."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[bytes, int] = {}
+        for chunk in _chunks(unique):
+            marks = ",".join("?" * len(chunk))
+            for key, idx in await self._fetch_all(
+                f"SELECT dedup_key, idx FROM entries WHERE dedup_key IN ({marks})",  # noqa: S608 - only '?' marks
+                chunk,
+            ):
+                found[bytes(key)] = int(idx)
+        return found
+
+    async def get_entries(self, start: int, end: int) -> list[bytes]:
+        """See :meth:`Storage.get_entries`."""
+        check_range(start, end, "entry")
+        rows = await self._fetch_all("SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end))
+        if len(rows) != end - start:
+            raise NotFoundError(f"entries [{start}, {end}) are not all in the log")
+        return [bytes(r[0]) for r in rows]
+
+    async def get_hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        """See :meth:`Storage.get_hashes`."""
+        _check_level(level)
+        check_range(start, end, "hash")
+        rows = await self._fetch_all(
+            "SELECT hash FROM hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", (level, start, end)
+        )
+        if len(rows) != end - start:
+            raise NotFoundError(f"level-{level} subtrees [{start}, {end}) are not all complete in the log")
+        return [bytes(r[0]) for r in rows]
+
+    async def get_hashes_at(self, coordinates: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """See :meth:`Storage.get_hashes_at`."""
+        by_level: dict[int, set[int]] = {}
+        for level, index in coordinates:
+            _check_level(level)
+            by_level.setdefault(level, set()).add(index)
+        found: dict[tuple[int, int], bytes] = {}
+        for level, indices in sorted(by_level.items()):
+            for chunk in _chunks(sorted(indices)):
+                marks = ",".join("?" * len(chunk))
+                for idx, digest in await self._fetch_all(
+                    f"SELECT idx, hash FROM hashes WHERE level = ? AND idx IN ({marks})",  # noqa: S608 - only '?' marks
+                    (level, *chunk),
+                ):
+                    found[(level, int(idx))] = bytes(digest)
+            missing = sorted(i for i in indices if (level, i) not in found)
+            if missing:
+                raise NotFoundError(f"level-{level} subtree {missing[0]} is not complete in the log")
+        return found
+
+    # --- search -----------------------------------------------------------------------------------
+
+    async def find_by_digest(self, digest: str, *, after: int = -1, limit: int = DEFAULT_PAGE_SIZE) -> Page:
+        """See :meth:`Storage.find_by_digest`."""
+        return await self._search("digest", digest, after, limit)
+
+    async def find_by_identity(self, signer_subject: str, *, after: int = -1, limit: int = DEFAULT_PAGE_SIZE) -> Page:
+        """See :meth:`Storage.find_by_identity`."""
+        return await self._search("identity", signer_subject, after, limit)
+
+    async def find_by_repository(self, repository: str, *, after: int = -1, limit: int = DEFAULT_PAGE_SIZE) -> Page:
+        """See :meth:`Storage.find_by_repository`."""
+        return await self._search("repository", repository, after, limit)
+
+    async def _search(self, key: str, value: str, after: int, limit: int) -> Page:
+        check_page(after, limit)
+        column = _SEARCH_COLUMNS[key]
+        rows = await self._fetch_all(
+            f"SELECT idx, data FROM entries WHERE {column} = ? AND idx > ? ORDER BY idx LIMIT ?",  # noqa: S608 - fixed column names
+            (value, after, limit + 1),
+        )
+        entries = [LoggedEntry(int(r[0]), bytes(r[1])) for r in rows[:limit]]
+        return Page(entries, entries[-1].index if len(rows) > limit else None)
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the log database {str(self._path)!r} is closed")
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        self._check_open()
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            async with self._reader() as conn:
+                return list(await conn.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise StorageError(f"reading the log database failed: {exc}") from exc
+
+    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self._fetch_all(sql, params)
+        return rows[0] if rows else None
+
+
+async def _configure(conn: aiosqlite.Connection) -> None:
+    await conn.execute("PRAGMA busy_timeout = 10000")
+    await conn.execute("PRAGMA synchronous = FULL")
+
+
+async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA:
+            await conn.execute(statement)
+        versions = [int(r[0]) for r in await conn.execute_fetchall("SELECT version FROM schema_version")]
+        if not versions:
+            await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif versions != [SCHEMA_VERSION]:
+            raise StorageError(
+                f"the log database {str(path)!r} has schema version {max(versions)}; "
+                f"this version of tlog reads version {SCHEMA_VERSION}"
+            )
+        await conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        raise
+
+
+async def _row(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    rows = list(await conn.execute_fetchall(sql, params))
+    return rows[0] if rows else None
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str) -> Any:
+    row = await _row(conn, sql)
+    return None if row is None else row[0]
+
+
+def _check_level(level: int) -> None:
+    if not 0 <= level <= _MAX_LEVEL:
+        raise ValueError(f"invalid tree level {level}")
+
+
+def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
