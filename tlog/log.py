@@ -17,9 +17,11 @@ next batch. If another writer appended first (:class:`~tlog.storage.base.AppendC
 batch is re-sequenced on top of the new state, so several sequencers can share one database.
 
 Proof generation goes through :mod:`tlog.merkle`'s ``get_hash(level, index)`` interface. Storage is
-async and ``get_hash`` is not, so each proof is computed twice: a first pass records which
+async and ``get_hash`` is not, so a proof over storage is computed twice: a first pass records which
 complete subtrees it reads (the set depends only on the sizes), those are fetched in one round trip,
-and a second pass builds the proof from them.
+and a second pass builds the proof from them. Receipts for a new batch need no storage read at all:
+their proofs only use the subtrees the batch completed and the previous right edge of the tree,
+both in memory (any miss falls back to storage).
 """
 
 from __future__ import annotations
@@ -34,8 +36,16 @@ from typing import Final, Self, TypeVar
 
 from tlog import merkle
 from tlog.checkpoint import Checkpoint, sign_checkpoint
-from tlog.entry import Entry
-from tlog.errors import FormatError, InconsistentError, NotFoundError, ProofError, StorageError, TlogError
+from tlog.entry import MAX_ENTRY_SIZE, Entry
+from tlog.errors import (
+    FormatError,
+    InconsistentError,
+    InvalidEntryError,
+    NotFoundError,
+    ProofError,
+    StorageError,
+    TlogError,
+)
 from tlog.note import NoteSigner
 from tlog.proof import TlogProof
 from tlog.storage.base import AppendConflictError, LogState, NewEntry, NodeHash, Storage, StoredCheckpoint
@@ -270,10 +280,15 @@ class Log:
 
         Raises:
             StorageError: the log is closed or not started.
+            InvalidEntryError: the entry is larger than an entry bundle can carry (65,535 bytes).
             LogOverloadedError: too many submissions are pending.
         """
         if self._closing or self._task is None:
             raise StorageError("the log is not accepting submissions (closed or not started)")
+        if len(entry.data) > MAX_ENTRY_SIZE:
+            raise InvalidEntryError(
+                f"entry is {len(entry.data)} bytes, larger than the {MAX_ENTRY_SIZE}-byte entry limit"
+            )
         if len(self._pending) >= self._max_pending:
             raise LogOverloadedError(f"{len(self._pending)} submissions are waiting to be sequenced; retry later")
         loop = asyncio.get_running_loop()
@@ -382,9 +397,11 @@ class Log:
             current = self.checkpoint
         fresh = [pending.entry for key, pending in first.items() if key not in existing]
 
-        overlay: dict[tuple[int, int], bytes] = {}
+        # Proofs for the new entries read only the batch's new subtrees and the previous right edge.
+        overlay = {(node.level, node.index): node.hash for node in self._range.nodes()}
         indices: dict[bytes, int] = dict(existing)
         data: dict[int, bytes] = {}
+        new_indices: list[int] = []
         if fresh:
             tree = self._range.copy()
             nodes: list[NodeHash] = []
@@ -395,6 +412,7 @@ class Log:
                     nodes.append(NodeHash(node.level, node.index, node.hash))
                     overlay[(node.level, node.index)] = node.hash
                 indices[entry.dedup_key] = index
+                new_indices.append(index)
                 data[index] = entry.data
                 new_entries.append(_new_entry(entry))
             root = tree.root()
@@ -407,8 +425,9 @@ class Log:
             if index not in data:
                 data[index] = (await self._storage.get_entries(index, index + 1))[0]
 
-        wanted = sorted({indices[p.entry.dedup_key] for p in batch})
-        proofs = await _inclusion_proofs(self._storage, wanted, current.size, overlay)
+        old_indices = sorted(set(existing.values()))
+        proofs = await _inclusion_proofs(self._storage, new_indices, current.size, overlay)
+        proofs.update(await _inclusion_proofs(self._storage, old_indices, current.size, overlay))
         receipts = []
         for pending in batch:
             index = indices[pending.entry.dedup_key]
@@ -480,12 +499,31 @@ async def _check_state(storage: Storage, state: LogState, origin: str) -> merkle
 # --- proofs over storage ------------------------------------------------------------------------
 
 
+class _OverlayMissError(Exception):
+    """Internal: a hash is not in the in-memory overlay."""
+
+
 async def _with_hashes(
     storage: Storage,
     compute: Callable[[merkle.GetHash], _T],
     overlay: Mapping[tuple[int, int], bytes],
 ) -> _T:
-    """Run a ``get_hash``-based computation over storage: record the reads, fetch once, recompute."""
+    """Run a ``get_hash``-based computation over storage: record the reads, fetch once, recompute.
+
+    When ``overlay`` already holds every hash the computation reads, storage is not read at all:
+    that is the sequencer's case for the entries of a new batch, whose proofs only read the
+    subtrees the batch completed and the previous right edge of the tree (both in memory).
+    """
+    if overlay:
+
+        def cached(level: int, index: int) -> bytes:
+            try:
+                return overlay[(level, index)]
+            except KeyError:
+                raise _OverlayMissError from None
+
+        with contextlib.suppress(_OverlayMissError):
+            return compute(cached)
     wanted: set[tuple[int, int]] = set()
 
     def record(level: int, index: int) -> bytes:

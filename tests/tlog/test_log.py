@@ -19,7 +19,7 @@ from tests.pki import chain_signer
 from tlog import merkle
 from tlog.checkpoint import open_checkpoint
 from tlog.entry import Entry, SignerIdentity, Subject, Submission, build_entry
-from tlog.errors import InconsistentError, NotFoundError, ProofError, StorageError
+from tlog.errors import InconsistentError, InvalidEntryError, NotFoundError, ProofError, StorageError
 from tlog.log import Log, LogOverloadedError, Receipt
 from tlog.note import Signer, Verifier
 from tlog.proof import TlogProof, verify_proof
@@ -395,6 +395,22 @@ def test_pushback_when_too_many_submissions_are_pending(tmp_path: Path) -> None:
         await asyncio.gather(*futures)
 
     run(with_log(tmp_path / "log.db", body, max_batch=2, max_pending=4, checkpoint_interval=1))
+
+
+def test_oversized_entry_is_refused_at_submission(tmp_path: Path) -> None:
+    huge = Entry(
+        subject=Subject("registry.example.com/app", "sha256:" + "ab" * 32, "application/x", 1),
+        envelope_media_type=MEDIA_TYPE_JWS,
+        envelope=b"x" * 50_000,
+        signer=SignerIdentity("CN=s", "CN=CA", ()),
+        signing_time=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+    async def body(log: Log) -> None:
+        with pytest.raises(InvalidEntryError, match="larger than the 65535-byte entry limit"):
+            log.submit(huge)
+
+    run(with_log(tmp_path / "log.db", body))
 
 
 def test_proof_requests_are_checked(tmp_path: Path) -> None:
