@@ -1,21 +1,517 @@
-"""``tlog`` command line (the transparency log service is being built; today only ``version``)."""
+"""``tlog`` command line: create a log, serve it, and check its proofs.
+
+::
+
+    tlog init --dir DIR --origin ORIGIN
+    tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--checkpoint-interval 0.5]
+    tlog prove --url URL --index N --vkey VKEY [--out FILE] [--entry-out FILE]
+    tlog verify-proof --vkey VKEY --proof FILE --entry FILE
+    tlog audit URL --vkey VKEY
+    tlog version
+
+Exit status: 0 success, 1 failure at run time (storage, network, a proof that does not verify),
+2 usage or configuration error. Errors are one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
 import sys
+import threading
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from tlog import __version__
+from tlog.config import ConfigError, LogConfig, init_log_dir, load_log_dir, load_tokens
+from tlog.errors import TlogError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from tlog.checkpoint import Checkpoint
+    from tlog.note import Signer, Verifier
+    from tlog.tiles import TileId
+
+__all__ = ["main", "run"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Entry point of the ``tlog`` console script."""
-    args = sys.argv[1:] if argv is None else argv
-    if args in (["version"], ["--version"]):
-        print(f"tlog {__version__}")
-        return 0
-    print(
-        "usage: tlog version\n\nThe transparency log service (init, serve, audit, prove) is not part of this "
-        "release yet.",
-        file=sys.stderr if args else sys.stdout,
+class _UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises instead of exiting, so :func:`main` decides the exit status."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="tlog", description="A C2SP transparency log of Notary Project signatures.")
+    parser.add_argument("--version", action="version", version=f"tlog {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    init = commands.add_parser("init", help="create a new log (signing key, configuration, database)")
+    init.add_argument("--dir", required=True, type=Path, help="data directory to create")
+    init.add_argument("--origin", required=True, help="checkpoint origin, e.g. log.example.com/notary")
+
+    serve = commands.add_parser("serve", help="serve a log over HTTP")
+    serve.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
+    serve.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to listen on (default 127.0.0.1:8080)")
+    serve.add_argument("--token-file", type=Path, help="file of bearer tokens allowed to submit (one a line)")
+    serve.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=0.5,
+        help="longest wait in seconds before a batch is checkpointed (default 0.5)",
     )
-    return 2 if args else 0
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    prove = commands.add_parser("prove", help="build an offline inclusion proof (.tlog-proof) from a log's tiles")
+    prove.add_argument("--url", required=True, help="the log's URL prefix (where /checkpoint is served)")
+    prove.add_argument("--index", required=True, type=int, help="the entry index")
+    prove.add_argument("--vkey", required=True, help="the log's verifier key (or a file holding it)")
+    prove.add_argument("--out", type=Path, help="write the proof here instead of standard output")
+    prove.add_argument("--entry-out", type=Path, help="also write the entry bytes to this file")
+
+    verify = commands.add_parser("verify-proof", help="verify an offline inclusion proof for an entry")
+    verify.add_argument("--vkey", required=True, help="the log's verifier key (or a file holding it)")
+    verify.add_argument("--proof", required=True, type=Path, help="the .tlog-proof file")
+    verify.add_argument("--entry", required=True, type=Path, help="the exact entry bytes")
+    verify.add_argument("--origin", help="the expected log origin (default: the verifier key name)")
+
+    audit = commands.add_parser("audit", help="download every tile and bundle of a log and recompute its hashes")
+    audit.add_argument("url", help="the log's URL prefix (where /checkpoint is served)")
+    audit.add_argument("--vkey", required=True, help="the log's verifier key (or a file holding it)")
+    audit.add_argument(
+        "--skip-entries", action="store_true", help="do not check that each entry is a canonical tlog entry"
+    )
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tlog`` console script; returns the exit status."""
+    return main(sys.argv[1:] if argv is None else list(argv))
+
+
+def main(argv: list[str]) -> int:
+    """Parse ``argv`` and run the command; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"tlog: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    try:
+        if args.command == "init":
+            return _init(args.dir, args.origin)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "prove":
+            return _prove(args)
+        if args.command == "verify-proof":
+            return _verify_proof(args)
+        if args.command == "audit":
+            return _audit(args)
+        if args.command == "version":
+            print(f"tlog {__version__}")
+            return EXIT_OK
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, _UsageError) as exc:
+        print(f"tlog: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except TlogError as exc:
+        print(f"tlog: error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- init -----------------------------------------------------------------------------------------
+
+
+def _init(directory: Path, origin: str) -> int:
+    config, signer = init_log_dir(directory, origin)
+    try:
+        asyncio.run(_create_database(config, signer))
+    except BaseException:
+        for path in (config.directory / "config.json", config.key_file, config.database):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    print(f"tlog: created log {origin!r} in {str(config.directory)!r}; its verifier key is:", file=sys.stderr)
+    print(signer.vkey)
+    return EXIT_OK
+
+
+async def _create_database(config: LogConfig, signer: Signer) -> None:
+    """Create the database and publish the signed size-0 checkpoint."""
+    from tlog.log import Log
+    from tlog.storage import sqlite as sqlite_storage
+
+    storage = await sqlite_storage.open(config.database)
+    try:
+        log = await Log.open(storage, signer, config.origin)
+        await log.close()
+    finally:
+        await storage.close()
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+def _parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise _UsageError(f"--listen {listen!r} must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port_text)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise _UsageError(f"'tlog serve' needs starlette and uvicorn: pip install starlette uvicorn ({exc})") from None
+    from tlog.server import is_loopback
+
+    host, port = _parse_listen(args.listen)
+    interval: float = args.checkpoint_interval
+    if not 0 <= interval <= 60:
+        raise _UsageError("--checkpoint-interval must be between 0 and 60 seconds")
+    config = load_log_dir(args.dir)
+    signer = config.load_signer()
+    tokens = load_tokens(args.token_file) if args.token_file is not None else frozenset()
+    anonymous = False
+    if not tokens:
+        if is_loopback(host):
+            anonymous = True
+            print(
+                f"tlog: warning: no --token-file: anyone who can connect to {host} may submit entries",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"tlog: warning: no --token-file and {host} is not a loopback address: submissions are disabled "
+                "(read-only log)",
+                file=sys.stderr,
+            )
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    return asyncio.run(
+        _serve_async(
+            config,
+            signer,
+            host=host,
+            port=port,
+            tokens=tokens,
+            anonymous=anonymous,
+            interval=interval,
+            log_level=args.log_level,
+        )
+    )
+
+
+async def _serve_async(
+    config: LogConfig,
+    signer: Signer,
+    *,
+    host: str,
+    port: int,
+    tokens: frozenset[str],
+    anonymous: bool,
+    interval: float,
+    log_level: str,
+) -> int:
+    import uvicorn
+
+    from tlog.log import Log
+    from tlog.server import create_app
+    from tlog.storage import sqlite as sqlite_storage
+
+    class _Server(uvicorn.Server):
+        """Graceful shutdown on SIGINT/SIGTERM without re-raising the signal, so the log is closed cleanly."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    if not config.database.is_file():
+        raise ConfigError(f"the log database {str(config.database)!r} does not exist")
+    storage = await sqlite_storage.open(config.database)
+    try:
+        log = await Log.open(storage, signer, config.origin, checkpoint_interval=interval)
+        try:
+            app = create_app(log, tokens=tokens, allow_anonymous_writes=anonymous, verifier_key=signer.vkey)
+            server = _Server(
+                uvicorn.Config(
+                    app,
+                    host=host,
+                    port=port,
+                    log_level=log_level,
+                    lifespan="off",
+                    server_header=False,
+                    timeout_graceful_shutdown=30,
+                )
+            )
+            announce = asyncio.create_task(_announce(server, config))
+            try:
+                await server.serve()  # uvicorn logs the error and exits 1 when it cannot listen
+            finally:
+                announce.cancel()
+        finally:
+            await log.close()
+    finally:
+        await storage.close()
+    print("tlog: stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _announce(server: uvicorn.Server, config: LogConfig) -> None:
+    """Print the address actually bound (useful with port 0) once the server has started."""
+    while not server.started:
+        await asyncio.sleep(0.02)
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets:
+            address = sock.getsockname()
+            host = f"[{address[0]}]" if ":" in address[0] else address[0]
+            print(f"tlog: serving {config.origin} on http://{host}:{address[1]}", file=sys.stderr, flush=True)
+
+
+# --- clients: prove, verify-proof, audit ------------------------------------------------------------------
+
+
+def _load_verifier(value: str) -> Verifier:
+    """A verifier key given inline or as a file (the first non-empty line)."""
+    from tlog.errors import FormatError
+    from tlog.note import Verifier
+
+    text = value
+    path = Path(value)
+    if "+" not in value or path.is_file():
+        try:
+            text = next((line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()), "")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _UsageError(f"cannot read the verifier key file {value!r}: {exc}") from None
+    try:
+        return Verifier.from_vkey(text)
+    except FormatError as exc:
+        raise _UsageError(f"invalid verifier key: {exc.message}") from None
+
+
+def _read_file(path: Path, what: str, limit: int = 1 << 24) -> bytes:
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise _UsageError(f"cannot read the {what} {str(path)!r}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise _UsageError(f"the {what} {str(path)!r} is larger than {limit} bytes")
+    return data
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise _UsageError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+
+
+class _HttpLog:
+    """Reads a tiled log over HTTP (a :class:`tlog.tiles.TileReader`), caching what it fetched."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        if not url.startswith(("http://", "https://")):
+            raise _UsageError(f"the log URL {url!r} must start with http:// or https://")
+        self._prefix = url.rstrip("/") + "/"
+        self._client = httpx.Client(timeout=60, headers={"User-Agent": f"tlog/{__version__}"})
+        self._cache: dict[TileId, bytes] = {}
+        self.requests = 0
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._client.close()
+
+    def get(self, path: str) -> bytes:
+        """The body of ``<prefix>/<path>``; :class:`~tlog.errors.NotFoundError` on 404, TlogError otherwise."""
+        import httpx
+
+        from tlog.errors import NotFoundError, StorageError
+
+        url = self._prefix + path
+        try:
+            response = self._client.get(url)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"cannot fetch {url}: {exc}") from None
+        self.requests += 1
+        if response.status_code == 404:
+            raise NotFoundError(f"{url} does not exist (404)")
+        if response.status_code != 200:
+            raise StorageError(f"fetching {url} failed: HTTP {response.status_code} {response.text[:200]}")
+        return response.content
+
+    def read_tiles(self, tiles: Sequence[TileId]) -> Sequence[bytes]:
+        """See :class:`tlog.tiles.TileReader`."""
+        out = []
+        for tile in tiles:
+            if tile not in self._cache:
+                self._cache[tile] = self.get(tile.path)
+            out.append(self._cache[tile])
+        return out
+
+    def checkpoint(self, verifier: Verifier) -> tuple[Checkpoint, bytes]:
+        """The log's latest checkpoint, verified with ``verifier`` (origin = key name)."""
+        from tlog.checkpoint import open_checkpoint
+
+        note = self.get("checkpoint")
+        return open_checkpoint(note, [verifier], verifier.name), note
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from tlog import merkle
+    from tlog.errors import ProofError
+    from tlog.proof import TlogProof
+    from tlog.tiles import ENTRIES_LEVEL, TILE_WIDTH, TileId, decode_entry_bundle, inclusion_proof_from_tiles
+
+    verifier = _load_verifier(args.vkey)
+    index: int = args.index
+    if index < 0:
+        raise _UsageError("--index must not be negative")
+    log = _HttpLog(args.url)
+    try:
+        checkpoint, note = log.checkpoint(verifier)
+        if index >= checkpoint.size:
+            raise ProofError(f"entry {index} is not in the log (its checkpoint is at size {checkpoint.size})")
+        bundle_index = index // TILE_WIDTH
+        width = min(checkpoint.size - bundle_index * TILE_WIDTH, TILE_WIDTH)
+        bundle = TileId(ENTRIES_LEVEL, bundle_index, width)
+        entry = decode_entry_bundle(log.get(bundle.path), width)[index % TILE_WIDTH]
+        path = inclusion_proof_from_tiles(log, index, checkpoint.size)
+    finally:
+        log.close()
+    # Never hand out a proof that does not verify (the tiles are untrusted).
+    merkle.verify_inclusion(index, checkpoint.size, merkle.leaf_hash(entry), path, checkpoint.root_hash)
+    proof = TlogProof(index, tuple(path), note).to_bytes()
+    if args.entry_out is not None:
+        _write_file(args.entry_out, entry)
+    if args.out is not None:
+        _write_file(args.out, proof)
+        print(f"tlog: proof of entry {index} at size {checkpoint.size} written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(proof.decode("utf-8"))
+    return EXIT_OK
+
+
+def _verify_proof(args: argparse.Namespace) -> int:
+    from tlog import merkle
+    from tlog.errors import FormatError, ProofError, SignatureError
+    from tlog.proof import MAX_PROOF_SIZE, TlogProof, verify_proof
+
+    verifier = _load_verifier(args.vkey)
+    proof_data = _read_file(args.proof, "proof", MAX_PROOF_SIZE)
+    entry = _read_file(args.entry, "entry")
+    try:
+        proof = TlogProof.from_bytes(proof_data)
+        checkpoint = verify_proof(proof, merkle.leaf_hash(entry), [verifier], args.origin or verifier.name)
+    except (FormatError, SignatureError, ProofError) as exc:
+        print(f"tlog: proof does NOT verify: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"OK: entry {proof.index} is in {checkpoint.origin} at tree size {checkpoint.size}")
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from tlog import merkle
+    from tlog.entry import Entry
+    from tlog.errors import FormatError, InconsistentError, InvalidEntryError
+    from tlog.tiles import (
+        TILE_WIDTH,
+        TileId,
+        decode_entry_bundle,
+        decode_tile,
+        entry_bundles_for_size,
+        root_from_tiles,
+        tile_root,
+        tiles_for_size,
+    )
+
+    verifier = _load_verifier(args.vkey)
+    log = _HttpLog(args.url)
+    problems: list[str] = []
+    try:
+        checkpoint, _ = log.checkpoint(verifier)
+        size = checkpoint.size
+        tiles = tiles_for_size(size)
+        hashes: dict[TileId, list[bytes]] = {}
+        for tile, data in zip(tiles, log.read_tiles(tiles), strict=True):
+            try:
+                hashes[tile] = decode_tile(data, tile.width)
+            except FormatError as exc:
+                problems.append(f"{tile.path}: {exc.message}")
+        bundles = entry_bundles_for_size(size)
+        checked_entries = 0
+        for bundle in bundles:
+            tile = TileId(0, bundle.index, bundle.width)
+            try:
+                entries = decode_entry_bundle(log.get(bundle.path), bundle.width)
+            except FormatError as exc:
+                problems.append(f"{bundle.path}: {exc.message}")
+                continue
+            leaves = [merkle.leaf_hash(e) for e in entries]
+            if hashes.get(tile) != leaves:
+                problems.append(f"{bundle.path}: the entries do not hash to {tile.path}")
+            if not args.skip_entries:
+                for i, entry in enumerate(entries):
+                    try:
+                        Entry.from_bytes(entry)
+                    except InvalidEntryError as exc:
+                        problems.append(f"entry {bundle.index * TILE_WIDTH + i}: {exc.message}")
+            checked_entries += len(entries)
+        for tile in tiles:
+            if tile.level == 0 or tile not in hashes:
+                continue
+            for i, digest in enumerate(hashes[tile]):
+                child = TileId(tile.level - 1, tile.index * TILE_WIDTH + i)
+                if child in hashes and tile_root(hashes[child]) != digest:
+                    problems.append(f"{tile.path}: hash {i} does not match {child.path}")
+        if not problems:
+            root = root_from_tiles(log, size)
+            if root != checkpoint.root_hash:
+                raise InconsistentError(f"the tiles lead to a root that is not the checkpoint's (size {size})")
+    finally:
+        log.close()
+    for problem in problems[:50]:
+        print(f"tlog: audit: {problem}", file=sys.stderr)
+    if problems:
+        print(f"tlog: audit FAILED: {len(problems)} problem(s) in {checkpoint.origin} at size {size}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(
+        f"OK: {checkpoint.origin} at size {size}: {len(tiles)} tiles and {len(bundles)} entry bundles "
+        f"({checked_entries} entries) match the signed checkpoint"
+    )
+    return EXIT_OK

@@ -1,0 +1,396 @@
+"""The HTTP service of a log (Starlette): submissions, the C2SP tile read API and JSON helpers.
+
+Routes::
+
+    POST /v1/entries                       submit a signature (JSON, see tlog.entry.Submission)
+    GET  /checkpoint                       latest signed checkpoint (c2sp.org/tlog-tiles)
+    GET  /tile/<L>/<N>[.p/<W>]             hash tiles
+    GET  /tile/entries/<N>[.p/<W>]         entry bundles
+    GET  /v1/log-info                      origin, verifier key, size
+    GET  /v1/entries/{index}               one entry with a proof to the latest checkpoint
+    GET  /v1/proof/inclusion?index=&size=  RFC 6962 audit path
+    GET  /v1/proof/consistency?old=&new=   RFC 6962 consistency proof
+    GET  /v1/search?digest=|identity=|repository=[&after=&limit=]
+
+A submission is answered only once its entry is durably committed under a signed checkpoint: the
+response is an offline-verifiable receipt (``201``, or ``200`` when the envelope was already logged).
+
+Every error is JSON ``{"error": <code>, "detail": <text>}``; :func:`error_response` is the one place
+where exceptions become HTTP statuses, so bad input is always a 4xx and never a 5xx.
+
+Reads come from storage (not the sequencer's memory), so several servers can share one database.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tlog import merkle
+from tlog.checkpoint import parse_decimal
+from tlog.entry import MAX_SUBMISSION_SIZE, Submission, build_entry
+from tlog.errors import (
+    AuthError,
+    FormatError,
+    InconsistentError,
+    InvalidEntryError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    StorageError,
+)
+from tlog.log import Log, LogOverloadedError, Receipt, consistency_proof, inclusion_proof
+from tlog.proof import TlogProof
+from tlog.storage.base import DEFAULT_PAGE_SIZE, LoggedEntry, Page, StoredCheckpoint
+from tlog.tiles import TILE_HEIGHT, TILE_WIDTH, TileId, encode_entry_bundle, encode_tile, parse_tile_path
+
+__all__ = [
+    "CHECKPOINT_CACHE_CONTROL",
+    "FULL_TILE_CACHE_CONTROL",
+    "PARTIAL_TILE_CACHE_CONTROL",
+    "ApiError",
+    "create_app",
+    "error_response",
+    "is_loopback",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The checkpoint changes with every batch: caches may keep it only briefly.
+CHECKPOINT_CACHE_CONTROL: Final = "public, max-age=2"
+#: Full tiles and bundles never change.
+FULL_TILE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
+#: Partial tiles never change either, but are superseded (and may be pruned) once the full tile exists.
+PARTIAL_TILE_CACHE_CONTROL: Final = "public, max-age=60"
+_NO_STORE: Final = "no-store"
+_TEXT: Final = "text/plain; charset=utf-8"
+_BINARY: Final = "application/octet-stream"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An HTTP error with a status, a machine-readable code and a human-readable detail."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        """``status``: HTTP status; ``code``: short snake_case error code; ``detail``: explanation."""
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def _json_error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "detail": detail}, status_code=status, headers={"Cache-Control": _NO_STORE, **(headers or {})}
+    )
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    """The JSON error response for an exception: the single exception→HTTP mapping of the service.
+
+    ===================================  =====  ======================
+    exception                            status code
+    ===================================  =====  ======================
+    :class:`ApiError`                    given  given
+    Starlette ``HTTPException``          given  ``not_found``, …
+    :class:`InvalidEntryError`           400    ``invalid_entry``
+    :class:`FormatError`, ``ValueError``  400    ``bad_request``
+    :class:`ProofError`                  400    ``invalid_proof_request``
+    :class:`SignatureError`              400    ``bad_signature``
+    :class:`AuthError`                   401    ``unauthorized``
+    :class:`NotFoundError`               404    ``not_found``
+    :class:`LogOverloadedError`          503    ``overloaded`` (Retry-After)
+    :class:`StorageError`                503    ``storage_unavailable``
+    :class:`InconsistentError`, other    500    ``internal_error`` (logged, no detail leaked)
+    ===================================  =====  ======================
+    """
+    if isinstance(exc, ApiError):
+        return _json_error(exc.status, exc.code, exc.detail, exc.headers)
+    if isinstance(exc, HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _json_error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    if isinstance(exc, InvalidEntryError):
+        return _json_error(400, "invalid_entry", exc.message)
+    if isinstance(exc, FormatError):
+        return _json_error(400, "bad_request", exc.message)
+    if isinstance(exc, ProofError):
+        return _json_error(400, "invalid_proof_request", exc.message)
+    if isinstance(exc, SignatureError):
+        return _json_error(400, "bad_signature", exc.message)
+    if isinstance(exc, AuthError):
+        return _json_error(401, "unauthorized", exc.message, {"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, NotFoundError):
+        return _json_error(404, "not_found", exc.message)
+    if isinstance(exc, LogOverloadedError):
+        return _json_error(503, "overloaded", exc.message, {"Retry-After": "1"})
+    if isinstance(exc, StorageError):
+        _log.error("storage failure: %s", exc.message)
+        return _json_error(
+            503, "storage_unavailable", "the log storage is unavailable; retry later", {"Retry-After": "5"}
+        )
+    if isinstance(exc, ValueError) and not isinstance(exc, InconsistentError):
+        return _json_error(400, "bad_request", str(exc))
+    _log.error("internal error: %r", exc, exc_info=exc)
+    return _json_error(500, "internal_error", "internal server error")
+
+
+def _endpoint(handler: Handler) -> Handler:
+    """Wrap a handler so that every exception goes through :func:`error_response`."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            return error_response(exc)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an IP address or ``localhost``) only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _query_int(request: Request, name: str, default: int | None = None, *, minimum: int = 0) -> int:
+    """A decimal query parameter (no sign, no leading zeros); 400 when malformed or missing."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, "bad_request", f"query parameter {name!r} is given more than once")
+    if not values:
+        if default is None:
+            raise ApiError(400, "bad_request", f"query parameter {name!r} is required")
+        return default
+    text = values[0]
+    if minimum < 0 and text == "-1":
+        return -1
+    try:
+        return parse_decimal(text, f"query parameter {name!r}")
+    except FormatError as exc:
+        raise ApiError(400, "bad_request", exc.message) from None
+
+
+def _entry_json(index: int, data: bytes) -> dict[str, Any]:
+    return {"index": index, "leafHash": _b64(merkle.leaf_hash(data)), "entry": _b64(data)}
+
+
+def create_app(
+    log: Log,
+    *,
+    tokens: frozenset[str],
+    allow_anonymous_writes: bool,
+    max_body: int = MAX_SUBMISSION_SIZE,
+    verifier_key: str | None = None,
+) -> Starlette:
+    """The Starlette application serving ``log`` (which must be started, and outlive the app).
+
+    Args:
+        log: The started log; submissions go to its sequencer, reads to its storage.
+        tokens: Bearer tokens accepted for ``POST /v1/entries``; when empty, see ``allow_anonymous_writes``.
+        allow_anonymous_writes: With no tokens, accept unauthenticated submissions (the CLI allows this
+            only on a loopback address); otherwise submissions are refused with 403.
+        max_body: Largest submission body in bytes (413 beyond).
+        verifier_key: The log's verifier key, published by ``GET /v1/log-info``.
+    """
+    storage = log.storage
+    token_bytes = [t.encode("utf-8") for t in tokens]
+
+    def authorize(request: Request) -> None:
+        if not token_bytes:
+            if not allow_anonymous_writes:
+                raise ApiError(403, "writes_disabled", "this log accepts no submissions (no tokens are configured)")
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise AuthError("a bearer token is required (Authorization: Bearer <token>)")
+        offered = credentials.strip().encode("utf-8", "replace")
+        # Compare with every token so the time taken does not reveal which one matched.
+        if not sum(hmac.compare_digest(offered, t) for t in token_bytes):
+            raise AuthError("the bearer token is not valid")
+
+    async def read_body(request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise ApiError(400, "bad_request", "malformed Content-Length")
+            if int(length) > max_body:
+                raise ApiError(413, "body_too_large", f"the body is {length} bytes; at most {max_body} are accepted")
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > max_body:
+                raise ApiError(413, "body_too_large", f"the body is larger than the {max_body}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def latest() -> StoredCheckpoint:
+        checkpoint = await storage.latest_checkpoint()
+        if checkpoint is None:
+            raise ApiError(503, "not_ready", "the log has no checkpoint yet")
+        return checkpoint
+
+    def receipt_json(receipt: Receipt) -> dict[str, Any]:
+        return {
+            **_entry_json(receipt.index, receipt.entry_bytes),
+            "treeSize": receipt.tree_size,
+            "checkpoint": receipt.checkpoint_note.decode("utf-8"),
+            "proof": receipt.to_tlog_proof().to_bytes().decode("utf-8"),
+        }
+
+    async def add_entry(request: Request) -> Response:
+        """``POST /v1/entries``: verify, log and return the receipt once it is checkpointed."""
+        authorize(request)
+        body = await read_body(request)
+        # Parsing and verifying signatures is CPU-bound: keep the event loop free.
+        entry = await run_in_threadpool(lambda: build_entry(Submission.from_json(body)))
+        receipt = await log.add(entry)
+        return JSONResponse(
+            receipt_json(receipt),
+            status_code=200 if receipt.duplicate else 201,
+            headers={"Location": f"/v1/entries/{receipt.index}", "Cache-Control": _NO_STORE},
+        )
+
+    async def get_checkpoint(request: Request) -> Response:
+        """``GET /checkpoint``: the latest signed checkpoint note."""
+        checkpoint = await latest()
+        return Response(checkpoint.note, media_type=_TEXT, headers={"Cache-Control": CHECKPOINT_CACHE_CONTROL})
+
+    async def get_tile(request: Request) -> Response:
+        """``GET /tile/...``: a hash tile or an entry bundle, from the stored hashes and entries."""
+        path = "tile/" + request.path_params["path"]
+        try:
+            tile = parse_tile_path(path)
+        except FormatError as exc:
+            raise ApiError(400, "bad_tile_path", exc.message) from None
+        data = await read_tile(tile)
+        cache = PARTIAL_TILE_CACHE_CONTROL if tile.is_partial else FULL_TILE_CACHE_CONTROL
+        return Response(data, media_type=_BINARY, headers={"Cache-Control": cache})
+
+    async def read_tile(tile: TileId) -> bytes:
+        size = (await latest()).size
+        end = tile.leaf_range()[1]
+        if end > size:
+            raise NotFoundError(f"{tile.path} is beyond the tree size {size}")
+        first = tile.index * TILE_WIDTH
+        if tile.is_entries:
+            return encode_entry_bundle(await storage.get_entries(first, first + tile.width))
+        return encode_tile(await storage.get_hashes(TILE_HEIGHT * tile.level, first, first + tile.width))
+
+    async def log_info(request: Request) -> Response:
+        """``GET /v1/log-info``."""
+        checkpoint = await latest()
+        info: dict[str, Any] = {"origin": log.origin, "size": checkpoint.size, "rootHash": _b64(checkpoint.root_hash)}
+        if verifier_key is not None:
+            info["verifierKey"] = verifier_key
+        info["checkpoint"] = checkpoint.note.decode("utf-8")
+        return JSONResponse(info, headers={"Cache-Control": CHECKPOINT_CACHE_CONTROL})
+
+    async def get_entry(request: Request) -> Response:
+        """``GET /v1/entries/{index}``: the entry with a proof to the latest checkpoint."""
+        try:
+            index = parse_decimal(request.path_params["index"], "entry index")
+        except FormatError as exc:
+            raise ApiError(400, "bad_request", exc.message) from None
+        checkpoint = await latest()
+        if index >= checkpoint.size:
+            raise NotFoundError(f"entry {index} is not in the log (size {checkpoint.size})")
+        data = (await storage.get_entries(index, index + 1))[0]
+        path = await inclusion_proof(storage, index, checkpoint.size)
+        proof = TlogProof(index, tuple(path), checkpoint.note)
+        doc = {
+            **_entry_json(index, data),
+            "treeSize": checkpoint.size,
+            "checkpoint": checkpoint.note.decode("utf-8"),
+            "proof": proof.to_bytes().decode("utf-8"),
+        }
+        return JSONResponse(doc, headers={"Cache-Control": CHECKPOINT_CACHE_CONTROL})
+
+    async def get_inclusion(request: Request) -> Response:
+        """``GET /v1/proof/inclusion?index=&size=`` (``size`` defaults to the latest checkpoint)."""
+        checkpoint = await latest()
+        index = _query_int(request, "index")
+        size = _query_int(request, "size", checkpoint.size)
+        if size > checkpoint.size:
+            raise NotFoundError(f"the log has {checkpoint.size} entries; there is no tree of size {size}")
+        if index >= size:
+            raise ProofError(f"entry {index} is not in the tree of size {size}")
+        path = await inclusion_proof(storage, index, size)
+        doc: dict[str, Any] = {"index": index, "treeSize": size, "hashes": [_b64(h) for h in path]}
+        with contextlib.suppress(NotFoundError):  # no checkpoint was published at exactly that size
+            doc["checkpoint"] = (await storage.checkpoint_at(size)).note.decode("utf-8")
+        return JSONResponse(doc, headers={"Cache-Control": FULL_TILE_CACHE_CONTROL})
+
+    async def get_consistency(request: Request) -> Response:
+        """``GET /v1/proof/consistency?old=&new=`` (``new`` defaults to the latest checkpoint)."""
+        checkpoint = await latest()
+        old = _query_int(request, "old")
+        new = _query_int(request, "new", checkpoint.size)
+        if new > checkpoint.size:
+            raise NotFoundError(f"the log has {checkpoint.size} entries; there is no tree of size {new}")
+        if old > new:
+            raise ProofError(f"old tree size {old} is larger than new tree size {new}")
+        path = await consistency_proof(storage, old, new)
+        doc = {"old": old, "new": new, "hashes": [_b64(h) for h in path]}
+        return JSONResponse(doc, headers={"Cache-Control": FULL_TILE_CACHE_CONTROL})
+
+    async def search(request: Request) -> Response:
+        """``GET /v1/search?digest=|identity=|repository=[&after=&limit=]``: one key, paginated."""
+        keys = [k for k in ("digest", "identity", "repository") if k in request.query_params]
+        if len(keys) != 1:
+            raise ApiError(400, "bad_request", "give exactly one of the query parameters digest, identity, repository")
+        key = keys[0]
+        values = request.query_params.getlist(key)
+        if len(values) != 1 or not values[0]:
+            raise ApiError(400, "bad_request", f"query parameter {key!r} must be given once and not be empty")
+        after = _query_int(request, "after", -1, minimum=-1)
+        limit = _query_int(request, "limit", DEFAULT_PAGE_SIZE)
+        finder = {
+            "digest": storage.find_by_digest,
+            "identity": storage.find_by_identity,
+            "repository": storage.find_by_repository,
+        }[key]
+        page: Page = await finder(values[0], after=after, limit=limit)
+        entries: list[LoggedEntry] = page.entries
+        doc = {"entries": [_entry_json(e.index, e.data) for e in entries], "next": page.next_after}
+        return JSONResponse(doc, headers={"Cache-Control": _NO_STORE})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        return error_response(exc)
+
+    routes = [
+        Route("/v1/entries", _endpoint(add_entry), methods=["POST"]),
+        Route("/checkpoint", _endpoint(get_checkpoint), methods=["GET"]),
+        Route("/tile/{path:path}", _endpoint(get_tile), methods=["GET"]),
+        Route("/v1/log-info", _endpoint(log_info), methods=["GET"]),
+        Route("/v1/entries/{index}", _endpoint(get_entry), methods=["GET"]),
+        Route("/v1/proof/inclusion", _endpoint(get_inclusion), methods=["GET"]),
+        Route("/v1/proof/consistency", _endpoint(get_consistency), methods=["GET"]),
+        Route("/v1/search", _endpoint(search), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: http_error})
