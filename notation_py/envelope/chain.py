@@ -22,7 +22,8 @@ def load_chain_certificate(der: bytes, where: str) -> x509.Certificate:
             # cryptography warns (and will later refuse) on non-positive serials; we refuse now.
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             cert = x509.load_der_x509_certificate(der)
-        if cert.serial_number <= 0:
+            serial = cert.serial_number
+        if serial <= 0:
             raise EnvelopeError(f"{where} has a serial number that is not positive (RFC 5280 §4.1.2.2)")
         _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
         _ = (cert.public_key(), cert.signature_hash_algorithm, list(cert.extensions))
