@@ -33,7 +33,7 @@ OID_INVALIDITY_DATE = "2.5.29.24"
 _URI = "uniform_resource_identifier"
 
 #: What asn1crypto raises on malformed input.
-_DECODE_ERRORS = (ValueError, TypeError)
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError)  # asn1crypto raises all four
 
 
 class _Extension(a_core.Sequence):  # type: ignore[misc]

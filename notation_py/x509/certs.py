@@ -103,7 +103,7 @@ _INDEFINITE_LENGTH = b"\x80"
 
 #: What asn1crypto raises for malformed input while it (lazily) parses a value; an empty BIT STRING
 #: surfaces as IndexError.
-_ASN1_ERRORS = (ValueError, TypeError, IndexError)
+_ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError)  # what asn1crypto raises on malformed input
 
 # ------------------------------------------------------------------------------------------------
 # Reading files
