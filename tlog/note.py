@@ -299,7 +299,7 @@ def _private_key_from_seed(seed: bytes) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-class _Ed25519KeySigner:
+class _Ed25519KeySigner(ABC):
     """Shared code of the two Ed25519-based signers."""
 
     SIG_TYPE: int = SIG_TYPE_ED25519
@@ -351,9 +351,9 @@ class _Ed25519KeySigner:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
 
+    @abstractmethod
     def signature_bytes(self, text: bytes) -> bytes:
         """The signature over ``text`` (without the key ID)."""
-        raise NotImplementedError
 
     def sign(self, text: bytes) -> bytes:
         """A complete signed note: ``text``, a blank line and this key's signature line."""
