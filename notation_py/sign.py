@@ -7,7 +7,6 @@ signature whose envelope is missing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from notation_py.envelope import sign_envelope
 from notation_py.envelope.model import PrimitiveSigner, SignRequest, Timestamper
 from notation_py.envelope.payload import TargetArtifact, build_payload
 from notation_py.errors import PayloadError, UsageError
+from notation_py.fsutil import hash_file
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import push_signature
 from notation_py.oci.store import ArtifactStore
@@ -125,18 +125,13 @@ def sign_blob(
     if not blob_media_type or "/" not in blob_media_type:
         raise UsageError(f'invalid media type "{blob_media_type}"')
     algorithm = signer.algorithm
-    h = hashlib.new(algorithm.hashlib_name())
-    size = 0
     try:
-        with blob.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-                size += len(chunk)
+        hex_digest, size = hash_file(blob, algorithm.digest_algorithm)
     except OSError as exc:
         raise UsageError(f"cannot read blob {blob}: {exc.strerror}") from None
     target = TargetArtifact(
         media_type=blob_media_type,
-        digest=f"{algorithm.digest_algorithm}:{h.hexdigest()}",
+        digest=f"{algorithm.digest_algorithm}:{hex_digest}",
         size=size,
         annotations=dict(options.user_metadata),
     )

@@ -48,6 +48,7 @@ from notation_py.errors import (
     UnsupportedEnvelopeError,
     VerificationError,
 )
+from notation_py.fsutil import hash_file
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.oci.store import ArtifactStore
@@ -295,18 +296,12 @@ def blob_matcher(blob: Callable[[], bytes] | Path, media_type: str | None = None
         algorithm, _, _ = target.digest.partition(":")
         if algorithm != alg.digest_algorithm:
             raise mismatch
-        h = hashlib.new(alg.hashlib_name())
-        size = 0
         if isinstance(blob, Path):
-            with blob.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-                    size += len(chunk)
+            hex_digest, size = hash_file(blob, alg.digest_algorithm)
         else:
             data = blob()
-            h.update(data)
-            size = len(data)
-        if size != target.size or f"{algorithm}:{h.hexdigest()}" != target.digest:
+            hex_digest, size = hashlib.new(alg.digest_algorithm, data).hexdigest(), len(data)
+        if size != target.size or f"{algorithm}:{hex_digest}" != target.digest:
             raise mismatch
 
     return match

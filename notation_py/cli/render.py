@@ -24,13 +24,6 @@ def ansic(moment: datetime) -> str:
     return f"{moment:%a %b} {moment.day:>2} {moment:%H:%M:%S %Y}"
 
 
-def _common_name(name: Any) -> str:
-    from cryptography.x509.oid import NameOID
-
-    cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(cns[0].value) if cns else format_name(name)
-
-
 @dataclass(frozen=True)
 class InspectedSignature:
     """One signature as ``inspect`` shows it: parsed content, or why it could not be parsed."""

@@ -8,7 +8,6 @@ JWS (RFC 7518) and COSE (RFC 9053).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from enum import Enum
 
@@ -82,10 +81,6 @@ class Algorithm(Enum):
             return hashes.SHA384()
         return hashes.SHA512()
 
-    def hashlib_name(self) -> str:
-        """The :mod:`hashlib` name of the hash, e.g. ``sha256``."""
-        return self.digest_algorithm
-
     @classmethod
     def from_jws(cls, name: object) -> Algorithm:
         """Look up a JWS ``alg`` value; raise for anything else (``none``, HMAC, RS256, ...)."""
@@ -124,11 +119,6 @@ class Algorithm(Enum):
             if alg.value.family == family and alg.value.size == size:
                 return alg
         raise UnsupportedEnvelopeError(f"{family} key size {size} bits is not supported")
-
-
-def hash_bytes(alg: Algorithm, data: bytes) -> bytes:
-    """Hash ``data`` with the algorithm's hash function."""
-    return hashlib.new(alg.hashlib_name(), data).digest()
 
 
 def _coordinate_len(alg: Algorithm) -> int:
