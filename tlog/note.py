@@ -99,6 +99,11 @@ def key_id(name: str, sig_type: int, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([sig_type]) + public_key).digest()[:4]
 
 
+def format_vkey(name: str, key_id_bytes: bytes, sig_type: int, public_key: bytes) -> str:
+    """Verifier key string ``<name>+<hex key ID>+<base64(type || public key)>``."""
+    return f"{name}+{key_id_bytes.hex()}+{b64encode(bytes([sig_type]) + public_key)}"
+
+
 def check_text(text: bytes) -> str:
     """Validate note text (UTF-8, ends with a newline, no control characters but newline); return it decoded."""
     try:
@@ -222,7 +227,7 @@ class _Ed25519KeyVerifier(Verifier):
     @property
     def vkey(self) -> str:
         """Verifier key string."""
-        return f"{self._name}+{self._key_id.hex()}+{b64encode(bytes([self.SIG_TYPE]) + self._public_key)}"
+        return format_vkey(self._name, self._key_id, self.SIG_TYPE, self._public_key)
 
     def _check(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -333,7 +338,7 @@ class _Ed25519KeySigner(ABC):
     @property
     def vkey(self) -> str:
         """Verifier key string for this signer's public key."""
-        return f"{self._name}+{self._key_id.hex()}+{b64encode(bytes([self.SIG_TYPE]) + self._public_key)}"
+        return format_vkey(self._name, self._key_id, self.SIG_TYPE, self._public_key)
 
     @property
     def seed(self) -> bytes:
