@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from tlog import __version__
-from tlog.config import ConfigError, LogConfig, init_log_dir, load_log_dir, load_tokens
-from tlog.errors import TlogError
+from tlog.config import LogConfig, init_log_dir, load_log_dir, load_tokens
+from tlog.errors import ConfigError, TlogError
 
 if TYPE_CHECKING:
     import uvicorn

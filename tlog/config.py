@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tlog.checkpoint import Checkpoint
-from tlog.errors import FormatError, TlogError
+from tlog.errors import ConfigError, FormatError
 from tlog.merkle import EMPTY_ROOT
 from tlog.note import Signer, check_key_name, generate_signer
 
@@ -30,7 +30,6 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_DATABASE",
     "DEFAULT_KEY_FILE",
-    "ConfigError",
     "LogConfig",
     "check_origin",
     "init_log_dir",
@@ -47,10 +46,6 @@ DEFAULT_DATABASE: Final = "log.db"
 #: Largest configuration, key or token file read.
 _MAX_FILE_SIZE: Final = 1 << 20
 _CONFIG_FIELDS: Final = frozenset({"origin", "keyFile", "database"})
-
-
-class ConfigError(TlogError):
-    """The data directory, its configuration, key or a token file is missing, malformed or unsafe."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from notation_py.oci.reference import RegistryReference
 from notation_py.x509.certs import thumbprint_sha256
 from notation_py.x509.names import format_name
 from tlog.errors import InvalidEntryError
+from tlog.storage.base import NewEntry
 
 __all__ = [
     "ENTRY_KIND",
@@ -297,10 +299,20 @@ class Entry:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", _canonical(self))
 
-    @property
+    @functools.cached_property
     def dedup_key(self) -> bytes:
         """SHA-256 of the envelope bytes: resubmitting an envelope returns its existing index."""
         return dedup_key(self.envelope)
+
+    def to_record(self) -> NewEntry:
+        """What the log stores and indexes for this entry (small and picklable, unlike the entry)."""
+        return NewEntry(
+            data=self.data,
+            dedup_key=self.dedup_key,
+            subject_digest=self.subject.digest,
+            signer_subject=self.signer.subject,
+            repository=self.subject.repository,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as a JSON-ready dictionary (see ``docs/tlog-entries.md``)."""

@@ -13,7 +13,10 @@ Every error raised on purpose by ``tlog`` derives from :class:`TlogError`; calle
     ├── InvalidEntryError          a log entry is refused (too large, malformed)
     ├── NotFoundError              an entry, tile, bundle or checkpoint does not exist
     ├── AuthError                  a request is not authenticated or not authorised
+    ├── ConfigError                a log data directory, key file or token file is missing or malformed
+    ├── LogOverloadedError         too many submissions are waiting to be sequenced (retry later)
     └── StorageError               the storage backend failed (I/O, locking, database)
+        └── AppendConflictError    another writer appended first (the batch is re-sequenced)
 
 ``FormatError`` and ``InvalidEntryError`` are also :class:`ValueError`, ``NotFoundError`` is also a
 :class:`LookupError`, so generic handlers keep working. ``NoteVerificationError`` is an alias of
@@ -72,16 +75,31 @@ class AuthError(TlogError):
     """A request is not authenticated or not authorised."""
 
 
+class ConfigError(TlogError):
+    """A log data directory, signing key file or token file is missing, unreadable or malformed."""
+
+
+class LogOverloadedError(TlogError):
+    """Too many submissions are waiting to be sequenced; the client should retry later (HTTP 503)."""
+
+
 class StorageError(TlogError):
     """The storage backend failed (I/O, locking, database)."""
 
 
+class AppendConflictError(StorageError):
+    """The batch does not start at the stored tree size: another writer appended first."""
+
+
 __all__ = [
+    "AppendConflictError",
     "AuthError",
+    "ConfigError",
     "FormatError",
     "InconsistentError",
     "InvalidEntryError",
     "InvalidSignatureError",
+    "LogOverloadedError",
     "NotFoundError",
     "NoteVerificationError",
     "ProofError",

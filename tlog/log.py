@@ -38,17 +38,18 @@ from tlog import merkle
 from tlog.checkpoint import Checkpoint, sign_checkpoint
 from tlog.entry import MAX_ENTRY_SIZE, Entry
 from tlog.errors import (
+    AppendConflictError,
     FormatError,
     InconsistentError,
     InvalidEntryError,
+    LogOverloadedError,
     NotFoundError,
     ProofError,
     StorageError,
-    TlogError,
 )
 from tlog.note import NoteSigner
 from tlog.proof import TlogProof
-from tlog.storage.base import AppendConflictError, LogState, NewEntry, NodeHash, Storage, StoredCheckpoint
+from tlog.storage.base import LogState, NewEntry, NodeHash, Storage, StoredCheckpoint
 
 __all__ = [
     "DEFAULT_CHECKPOINT_INTERVAL",
@@ -73,10 +74,6 @@ DEFAULT_MAX_PENDING: Final = 16_384
 _CONFLICT_RETRIES: Final = 3
 _PLACEHOLDER: Final = bytes(merkle.HASH_SIZE)
 _T = TypeVar("_T")
-
-
-class LogOverloadedError(TlogError):
-    """Too many submissions are waiting to be sequenced; the client should retry later (HTTP 503)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +119,7 @@ class Receipt:
 
 @dataclass(eq=False)
 class _Pending:
-    entry: Entry
+    entry: NewEntry
     future: asyncio.Future[Receipt]
     arrived: float
 
@@ -268,8 +265,11 @@ class Log:
 
     # --- submissions ------------------------------------------------------------------------------
 
-    def submit(self, entry: Entry) -> asyncio.Future[Receipt]:
+    def submit(self, entry: Entry | NewEntry) -> asyncio.Future[Receipt]:
         """Queue ``entry``; the future resolves to its :class:`Receipt` once committed and checkpointed.
+
+        ``entry`` is a verified :class:`~tlog.entry.Entry`, or the storage record of one
+        (:meth:`~tlog.entry.Entry.to_record`, what verification worker processes send back).
 
         Submitting an envelope that is already logged, or queued earlier in the same batch (same
         SHA-256 of the envelope bytes), resolves to the existing entry's receipt with
@@ -291,14 +291,15 @@ class Log:
             )
         if len(self._pending) >= self._max_pending:
             raise LogOverloadedError(f"{len(self._pending)} submissions are waiting to be sequenced; retry later")
+        record = entry.to_record() if isinstance(entry, Entry) else entry
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
-        self._pending.append(_Pending(entry, future, loop.time()))
+        self._pending.append(_Pending(record, future, loop.time()))
         if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
             self._wakeup.set()
         return future
 
-    async def add(self, entry: Entry) -> Receipt:
+    async def add(self, entry: Entry | NewEntry) -> Receipt:
         """Submit ``entry`` and wait for its receipt (``await log.submit(entry)``)."""
         return await self.submit(entry)
 
@@ -414,7 +415,7 @@ class Log:
                 indices[entry.dedup_key] = index
                 new_indices.append(index)
                 data[index] = entry.data
-                new_entries.append(_new_entry(entry))
+                new_entries.append(entry)
             root = tree.root()
             note = sign_checkpoint(Checkpoint(self._origin, tree.size, root), self._signer)
             checkpoint = StoredCheckpoint(tree.size, root, note)
@@ -458,16 +459,6 @@ class Log:
                 raise StorageError("the storage lost the size-0 checkpoint it just committed")
         self._range = await _check_state(self._storage, state, self._origin)
         self._checkpoint = state.checkpoint
-
-
-def _new_entry(entry: Entry) -> NewEntry:
-    return NewEntry(
-        data=entry.data,
-        dedup_key=entry.dedup_key,
-        subject_digest=entry.subject.digest,
-        signer_subject=entry.signer.subject,
-        repository=entry.subject.repository,
-    )
 
 
 async def _check_state(storage: Storage, state: LogState, origin: str) -> merkle.CompactRange:

@@ -46,12 +46,13 @@ from tlog.errors import (
     FormatError,
     InconsistentError,
     InvalidEntryError,
+    LogOverloadedError,
     NotFoundError,
     ProofError,
     SignatureError,
     StorageError,
 )
-from tlog.log import Log, LogOverloadedError, Receipt, consistency_proof, inclusion_proof
+from tlog.log import Log, Receipt, consistency_proof, inclusion_proof
 from tlog.proof import TlogProof
 from tlog.storage.base import DEFAULT_PAGE_SIZE, LoggedEntry, Page, StoredCheckpoint
 from tlog.tiles import TILE_HEIGHT, TILE_WIDTH, TileId, encode_entry_bundle, encode_tile, parse_tile_path

@@ -19,8 +19,15 @@ from tests.pki import chain_signer
 from tlog import merkle
 from tlog.checkpoint import open_checkpoint
 from tlog.entry import Entry, SignerIdentity, Subject, Submission, build_entry
-from tlog.errors import InconsistentError, InvalidEntryError, NotFoundError, ProofError, StorageError
-from tlog.log import Log, LogOverloadedError, Receipt
+from tlog.errors import (
+    InconsistentError,
+    InvalidEntryError,
+    LogOverloadedError,
+    NotFoundError,
+    ProofError,
+    StorageError,
+)
+from tlog.log import Log, Receipt
 from tlog.note import Signer, Verifier
 from tlog.proof import TlogProof, verify_proof
 from tlog.storage import LogState, NewEntry, NodeHash, Page, Storage, StoredCheckpoint

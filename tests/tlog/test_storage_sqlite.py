@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import pytest
 
 from tlog import merkle
-from tlog.errors import NotFoundError, StorageError
-from tlog.storage import AppendConflictError, LoggedEntry, NewEntry, NodeHash, Storage, StoredCheckpoint
+from tlog.errors import AppendConflictError, NotFoundError, StorageError
+from tlog.storage import LoggedEntry, NewEntry, NodeHash, Storage, StoredCheckpoint
 from tlog.storage import sqlite as sqlite_storage
 from tlog.storage.sqlite import SCHEMA_VERSION, SQLiteStorage
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, Self
 
-from tlog.errors import StorageError
+from tlog.errors import AppendConflictError
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -54,10 +54,6 @@ DEFAULT_PAGE_SIZE: Final = 100
 MAX_PAGE_SIZE: Final = 1000
 #: Largest ``end - start`` accepted by :meth:`Storage.get_entries` and :meth:`Storage.get_hashes`.
 MAX_READ_RANGE: Final = 65_536
-
-
-class AppendConflictError(StorageError):
-    """The batch does not start at the stored tree size: another writer appended first."""
 
 
 @dataclass(frozen=True)
