@@ -22,7 +22,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -73,6 +73,12 @@ def _parser() -> _Parser:
         type=float,
         default=0.5,
         help="longest wait in seconds before a batch is checkpointed (default 0.5)",
+    )
+    serve.add_argument(
+        "--verify-workers",
+        type=int,
+        default=None,
+        help="processes verifying submissions (default: one per CPU; 0 verifies in a thread of the server)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -195,6 +201,9 @@ def _serve(args: argparse.Namespace) -> int:
     interval: float = args.checkpoint_interval
     if not 0 <= interval <= 60:
         raise _UsageError("--checkpoint-interval must be between 0 and 60 seconds")
+    workers: int | None = args.verify_workers
+    if workers is not None and not 0 <= workers <= 256:
+        raise _UsageError("--verify-workers must be between 0 and 256")
     config = load_log_dir(args.dir)
     signer = config.load_signer()
     tokens = load_tokens(args.token_file) if args.token_file is not None else frozenset()
@@ -213,18 +222,29 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
-    return asyncio.run(
-        _serve_async(
-            config,
-            signer,
-            host=host,
-            port=port,
-            tokens=tokens,
-            anonymous=anonymous,
-            interval=interval,
-            log_level=args.log_level,
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(
+            _serve_async(
+                config,
+                signer,
+                host=host,
+                port=port,
+                tokens=tokens,
+                anonymous=anonymous,
+                interval=interval,
+                workers=workers,
+                log_level=args.log_level,
+            )
         )
-    )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (a dependency on POSIX), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve_async(
@@ -236,6 +256,7 @@ async def _serve_async(
     tokens: frozenset[str],
     anonymous: bool,
     interval: float,
+    workers: int | None,
     log_level: str,
 ) -> int:
     import uvicorn
@@ -243,6 +264,7 @@ async def _serve_async(
     from tlog.log import Log
     from tlog.server import create_app
     from tlog.storage import sqlite as sqlite_storage
+    from tlog.verifier import InlineVerifier, ProcessVerifier, SubmissionVerifier
 
     class _Server(uvicorn.Server):
         """Graceful shutdown on SIGINT/SIGTERM without re-raising the signal, so the log is closed cleanly."""
@@ -264,8 +286,10 @@ async def _serve_async(
     storage = await sqlite_storage.open(config.database)
     try:
         log = await Log.open(storage, signer, config.origin, checkpoint_interval=interval)
+        verifier: SubmissionVerifier = InlineVerifier() if workers == 0 else ProcessVerifier(workers)
         try:
-            app = create_app(log, tokens=tokens, allow_anonymous_writes=anonymous, verifier_key=signer.vkey)
+            await verifier.start()
+            app = create_app(log, tokens=tokens, allow_anonymous_writes=anonymous, verifier=verifier)
             server = _Server(
                 uvicorn.Config(
                     app,
@@ -283,6 +307,7 @@ async def _serve_async(
             finally:
                 announce.cancel()
         finally:
+            await verifier.close()
             await log.close()
     finally:
         await storage.close()

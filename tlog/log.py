@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,20 +86,29 @@ class Receipt:
         leaf_hash: RFC 6962 leaf hash of ``entry_bytes``.
         entry_bytes: The logged entry bytes (for a duplicate, the bytes logged the first time).
         checkpoint_note: The signed checkpoint the proof leads to.
-        inclusion_proof: The RFC 6962 audit path from the leaf to the checkpoint's root, sibling first.
         tree_size: The checkpoint's tree size.
         root_hash: The checkpoint's root hash.
         duplicate: ``True`` when the envelope was already logged and the existing entry is returned.
+        prover: Computes the audit path of an index in the tree of ``tree_size`` (see :attr:`inclusion_proof`).
     """
 
     index: int
     leaf_hash: bytes
     entry_bytes: bytes = field(repr=False)
     checkpoint_note: bytes = field(repr=False)
-    inclusion_proof: tuple[bytes, ...] = field(repr=False)
     tree_size: int
     root_hash: bytes = field(repr=False)
+    prover: Callable[[int], Sequence[bytes]] = field(repr=False, compare=False)
     duplicate: bool = False
+
+    @functools.cached_property
+    def inclusion_proof(self) -> tuple[bytes, ...]:
+        """The RFC 6962 audit path from the leaf to the checkpoint's root, sibling first.
+
+        Computed on first use, from hashes held in memory since the batch was sequenced: a caller
+        that only needs the index (a bulk import) does not pay for proofs.
+        """
+        return tuple(self.prover(self.index))
 
     def verify(self) -> None:
         """Check the leaf hash and the inclusion proof against ``tree_size``/``root_hash``.
@@ -236,6 +246,11 @@ class Log:
     def origin(self) -> str:
         """The checkpoint origin."""
         return self._origin
+
+    @property
+    def verifier_key(self) -> str:
+        """The verifier key of the checkpoint signer (``name+keyid+base64``), as ``GET /v1/log-info`` publishes it."""
+        return self._signer.vkey
 
     @property
     def storage(self) -> Storage:
@@ -402,46 +417,49 @@ class Log:
         overlay = {(node.level, node.index): node.hash for node in self._range.nodes()}
         indices: dict[bytes, int] = dict(existing)
         data: dict[int, bytes] = {}
-        new_indices: list[int] = []
+        leaves: dict[int, bytes] = {}
         if fresh:
             tree = self._range.copy()
             nodes: list[NodeHash] = []
-            new_entries: list[NewEntry] = []
             for entry in fresh:
                 index = tree.size
-                for node in tree.append(merkle.leaf_hash(entry.data)):
+                leaf = merkle.leaf_hash(entry.data)
+                for node in tree.append(leaf):
                     nodes.append(NodeHash(node.level, node.index, node.hash))
                     overlay[(node.level, node.index)] = node.hash
                 indices[entry.dedup_key] = index
-                new_indices.append(index)
                 data[index] = entry.data
-                new_entries.append(entry)
+                leaves[index] = leaf
             root = tree.root()
             note = sign_checkpoint(Checkpoint(self._origin, tree.size, root), self._signer)
             checkpoint = StoredCheckpoint(tree.size, root, note)
             # Shielded: a cancelled caller must not abandon a transaction half-way in the driver.
-            await asyncio.shield(self._storage.append_batch(new_entries, nodes, checkpoint, tree.to_state()))
+            await asyncio.shield(self._storage.append_batch(fresh, nodes, checkpoint, tree.to_state()))
             self._range, self._checkpoint, current = tree, checkpoint, checkpoint
-        for index in existing.values():
-            if index not in data:
-                data[index] = (await self._storage.get_entries(index, index + 1))[0]
-
+        prover = _BatchProver(current.size, overlay)
+        # Duplicates of entries logged before this batch: their proofs may need stored hashes.
         old_indices = sorted(set(existing.values()))
-        proofs = await _inclusion_proofs(self._storage, new_indices, current.size, overlay)
-        proofs.update(await _inclusion_proofs(self._storage, old_indices, current.size, overlay))
+        old_proofs: dict[int, list[bytes]] = {}
+        if old_indices:
+            old_proofs = await _inclusion_proofs(self._storage, old_indices, current.size, overlay)
+            for index in old_indices:
+                if index not in data:
+                    data[index] = (await self._storage.get_entries(index, index + 1))[0]
+                    leaves[index] = merkle.leaf_hash(data[index])
         receipts = []
         for pending in batch:
-            index = indices[pending.entry.dedup_key]
+            key = pending.entry.dedup_key
+            index = indices[key]
             receipts.append(
                 Receipt(
                     index=index,
-                    leaf_hash=merkle.leaf_hash(data[index]),
+                    leaf_hash=leaves[index],
                     entry_bytes=data[index],
                     checkpoint_note=current.note,
-                    inclusion_proof=tuple(proofs[index]),
                     tree_size=current.size,
                     root_hash=current.root_hash,
-                    duplicate=pending.entry.dedup_key in existing or first[pending.entry.dedup_key] is not pending,
+                    prover=old_proofs.__getitem__ if key in existing else prover.proof,
+                    duplicate=key in existing or first[key] is not pending,
                 )
             )
         return receipts
@@ -488,6 +506,30 @@ async def _check_state(storage: Storage, state: LogState, origin: str) -> merkle
 
 
 # --- proofs over storage ------------------------------------------------------------------------
+
+
+class _BatchProver:
+    """Audit paths in the tree of one batch's checkpoint, from hashes the sequencer holds in memory.
+
+    ``hashes`` holds every subtree a proof for an entry of the batch reads: the subtrees the batch
+    completed and the right edge of the tree before it. Proofs share one memo of folded subtrees.
+    """
+
+    __slots__ = ("_hashes", "_memo", "_size")
+
+    def __init__(self, size: int, hashes: Mapping[tuple[int, int], bytes]) -> None:
+        self._size = size
+        self._hashes = hashes
+        self._memo: dict[tuple[int, int], bytes] = {}
+
+    def _get(self, level: int, index: int) -> bytes:
+        try:
+            return self._hashes[(level, index)]
+        except KeyError:
+            raise InconsistentError(f"subtree hash at level {level} index {index} is not in the batch") from None
+
+    def proof(self, index: int) -> list[bytes]:
+        return merkle.inclusion_proofs([index], self._size, self._get, memo=self._memo)[index]
 
 
 class _OverlayMissError(Exception):
@@ -540,7 +582,7 @@ async def _inclusion_proofs(
     storage: Storage, indices: Sequence[int], size: int, overlay: Mapping[tuple[int, int], bytes]
 ) -> dict[int, list[bytes]]:
     def compute(get: merkle.GetHash) -> dict[int, list[bytes]]:
-        return {index: merkle.inclusion_proof(index, size, get) for index in indices}
+        return merkle.inclusion_proofs(indices, size, get)
 
     return await _with_hashes(storage, compute, overlay)
 

@@ -142,22 +142,54 @@ def inclusion_proof(index: int, size: int, get_hash: GetHash) -> list[bytes]:
     Order: the leaf's sibling first, the root's child last. Raises :class:`ProofError` unless
     ``0 <= index < size``.
     """
+    return inclusion_proofs([index], size, get_hash)[index]
+
+
+def inclusion_proofs(
+    indices: Iterable[int],
+    size: int,
+    get_hash: GetHash,
+    *,
+    memo: dict[tuple[int, int], bytes] | None = None,
+) -> dict[int, list[bytes]]:
+    """Audit paths for several leaves of the tree of ``size`` leaves (see :func:`inclusion_proof`).
+
+    The paths of neighbouring leaves share most of their hashes, and those on the right edge of a
+    tree whose size is not a power of two are folds of several stored subtrees: each distinct
+    subtree hash is computed once for the whole set (a sequencer proves every entry of a batch).
+    Pass the same ``memo`` (a dict, initially empty) to share that work across calls for one tree.
+
+    Raises:
+        ProofError: some index is not in ``[0, size)``.
+    """
     _check_size(size)
-    _check_size(index, "leaf index")
-    if index >= size:
-        raise ProofError(f"leaf index {index} is not in a tree of size {size}")
-    path: list[bytes] = []
-    lo, hi = 0, size
-    while hi - lo > 1:
-        k = _largest_power_of_two_below(hi - lo)
-        if index < lo + k:
-            path.append(subtree_hash(lo + k, hi, get_hash))
-            hi = lo + k
-        else:
-            path.append(subtree_hash(lo, lo + k, get_hash))
-            lo += k
-    path.reverse()
-    return path
+    if memo is None:
+        memo = {}
+
+    def subtree(start: int, end: int) -> bytes:
+        value = memo.get((start, end))
+        if value is None:
+            value = memo[(start, end)] = subtree_hash(start, end, get_hash)
+        return value
+
+    proofs: dict[int, list[bytes]] = {}
+    for index in indices:
+        _check_size(index, "leaf index")
+        if index >= size:
+            raise ProofError(f"leaf index {index} is not in a tree of size {size}")
+        path: list[bytes] = []
+        lo, hi = 0, size
+        while hi - lo > 1:
+            k = _largest_power_of_two_below(hi - lo)
+            if index < lo + k:
+                path.append(subtree(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(subtree(lo, lo + k))
+                lo += k
+        path.reverse()
+        proofs[index] = path
+    return proofs
 
 
 def consistency_proof(old_size: int, new_size: int, get_hash: GetHash) -> list[bytes]:
@@ -485,6 +517,7 @@ __all__ = [
     "inclusion_proof",
     "inclusion_proof_from_leaves",
     "inclusion_proof_size",
+    "inclusion_proofs",
     "leaf_hash",
     "node_hash",
     "root_from_inclusion_proof",

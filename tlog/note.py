@@ -292,6 +292,11 @@ class NoteSigner(Protocol):
         """4-byte key ID."""
         ...
 
+    @property
+    def vkey(self) -> str:
+        """The verifier key string that checks this signer's signatures."""
+        ...
+
     def signature_bytes(self, text: bytes) -> bytes:
         """The signature over ``text`` (without the key ID)."""
         ...

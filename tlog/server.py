@@ -23,16 +23,18 @@ Reads come from storage (not the sequencer's memory), so several servers can sha
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import gzip
 import hmac
 import ipaddress
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,7 +42,7 @@ from starlette.routing import Route
 
 from tlog import merkle
 from tlog.checkpoint import parse_decimal
-from tlog.entry import MAX_SUBMISSION_SIZE, Submission, build_entry
+from tlog.entry import MAX_SUBMISSION_SIZE
 from tlog.errors import (
     AuthError,
     FormatError,
@@ -56,9 +58,11 @@ from tlog.log import Log, Receipt, consistency_proof, inclusion_proof
 from tlog.proof import TlogProof
 from tlog.storage.base import DEFAULT_PAGE_SIZE, LoggedEntry, Page, StoredCheckpoint
 from tlog.tiles import TILE_HEIGHT, TILE_WIDTH, TileId, encode_entry_bundle, encode_tile, parse_tile_path
+from tlog.verifier import InlineVerifier, SubmissionVerifier
 
 __all__ = [
     "CHECKPOINT_CACHE_CONTROL",
+    "DEFAULT_TILE_CACHE_BYTES",
     "FULL_TILE_CACHE_CONTROL",
     "PARTIAL_TILE_CACHE_CONTROL",
     "ApiError",
@@ -75,6 +79,8 @@ CHECKPOINT_CACHE_CONTROL: Final = "public, max-age=2"
 FULL_TILE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
 #: Partial tiles never change either, but are superseded (and may be pruned) once the full tile exists.
 PARTIAL_TILE_CACHE_CONTROL: Final = "public, max-age=60"
+#: Memory kept for full tiles and entry bundles (immutable, so cached without invalidation).
+DEFAULT_TILE_CACHE_BYTES: Final = 64 * 1024 * 1024
 _NO_STORE: Final = "no-store"
 _TEXT: Final = "text/plain; charset=utf-8"
 _BINARY: Final = "application/octet-stream"
@@ -199,13 +205,49 @@ def _entry_json(index: int, data: bytes) -> dict[str, Any]:
     return {"index": index, "leafHash": _b64(merkle.leaf_hash(data)), "entry": _b64(data)}
 
 
+class _TileCache:
+    """Least-recently-used cache of full tiles and entry bundles, bounded by total bytes.
+
+    Full tiles never change (C2SP tlog-tiles), so a cached one is never stale.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: bytes) -> None:
+        if len(value) > self._max or key in self._items:
+            return
+        self._items[key] = value
+        self._size += len(value)
+        while self._size > self._max:
+            _, old = self._items.popitem(last=False)
+            self._size -= len(old)
+
+
+def _accepts_gzip(request: Request) -> bool:
+    for item in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            return params.replace(" ", "").lower() not in {"q=0", "q=0.0", "q=0.00", "q=0.000"}
+    return False
+
+
 def create_app(
     log: Log,
     *,
     tokens: frozenset[str],
     allow_anonymous_writes: bool,
     max_body: int = MAX_SUBMISSION_SIZE,
-    verifier_key: str | None = None,
+    verifier: SubmissionVerifier | None = None,
+    tile_cache_bytes: int = DEFAULT_TILE_CACHE_BYTES,
 ) -> Starlette:
     """The Starlette application serving ``log`` (which must be started, and outlive the app).
 
@@ -215,9 +257,13 @@ def create_app(
         allow_anonymous_writes: With no tokens, accept unauthenticated submissions (the CLI allows this
             only on a loopback address); otherwise submissions are refused with 403.
         max_body: Largest submission body in bytes (413 beyond).
-        verifier_key: The log's verifier key, published by ``GET /v1/log-info``.
+        verifier: Verifies submissions (started by the caller, who also closes it); by default in a
+            thread of this process (:class:`~tlog.verifier.InlineVerifier`).
+        tile_cache_bytes: Memory for caching full tiles and entry bundles (0 disables the cache).
     """
     storage = log.storage
+    check = verifier or InlineVerifier()
+    tiles = _TileCache(tile_cache_bytes)
     token_bytes = [t.encode("utf-8") for t in tokens]
 
     def authorize(request: Request) -> None:
@@ -268,9 +314,8 @@ def create_app(
         """``POST /v1/entries``: verify, log and return the receipt once it is checkpointed."""
         authorize(request)
         body = await read_body(request)
-        # Parsing and verifying signatures is CPU-bound: keep the event loop free.
-        entry = await run_in_threadpool(lambda: build_entry(Submission.from_json(body)))
-        receipt = await log.add(entry)
+        # Parsing and verifying signatures is CPU-bound: it runs off the event loop (see tlog.verifier).
+        receipt = await log.add(await check.verify(body))
         return JSONResponse(
             receipt_json(receipt),
             status_code=200 if receipt.duplicate else 201,
@@ -283,32 +328,49 @@ def create_app(
         return Response(checkpoint.note, media_type=_TEXT, headers={"Cache-Control": CHECKPOINT_CACHE_CONTROL})
 
     async def get_tile(request: Request) -> Response:
-        """``GET /tile/...``: a hash tile or an entry bundle, from the stored hashes and entries."""
+        """``GET /tile/...``: a hash tile or an entry bundle (bundles gzip-compressed when accepted)."""
         path = "tile/" + request.path_params["path"]
         try:
             tile = parse_tile_path(path)
         except FormatError as exc:
             raise ApiError(400, "bad_tile_path", exc.message) from None
-        data = await read_tile(tile)
-        cache = PARTIAL_TILE_CACHE_CONTROL if tile.is_partial else FULL_TILE_CACHE_CONTROL
-        return Response(data, media_type=_BINARY, headers={"Cache-Control": cache})
+        headers = {"Cache-Control": PARTIAL_TILE_CACHE_CONTROL if tile.is_partial else FULL_TILE_CACHE_CONTROL}
+        if tile.is_entries:
+            headers["Vary"] = "Accept-Encoding"
+            if _accepts_gzip(request):
+                headers["Content-Encoding"] = "gzip"
+                return Response(await read_tile(tile, compressed=True), media_type=_BINARY, headers=headers)
+        return Response(await read_tile(tile), media_type=_BINARY, headers=headers)
 
-    async def read_tile(tile: TileId) -> bytes:
+    async def read_tile(tile: TileId, *, compressed: bool = False) -> bytes:
+        key = tile.path + (".gz" if compressed else "")
+        if not tile.is_partial and (cached := tiles.get(key)) is not None:
+            return cached
         size = (await latest()).size
         end = tile.leaf_range()[1]
         if end > size:
             raise NotFoundError(f"{tile.path} is beyond the tree size {size}")
         first = tile.index * TILE_WIDTH
         if tile.is_entries:
-            return encode_entry_bundle(await storage.get_entries(first, first + tile.width))
-        return encode_tile(await storage.get_hashes(TILE_HEIGHT * tile.level, first, first + tile.width))
+            data = encode_entry_bundle(await storage.get_entries(first, first + tile.width))
+            if compressed:
+                # mtime=0: the same bundle always compresses to the same bytes (cacheable, comparable).
+                data = await asyncio.to_thread(gzip.compress, data, 6, mtime=0)
+        else:
+            data = encode_tile(await storage.get_hashes(TILE_HEIGHT * tile.level, first, first + tile.width))
+        if not tile.is_partial:
+            tiles.put(key, data)
+        return data
 
     async def log_info(request: Request) -> Response:
         """``GET /v1/log-info``."""
         checkpoint = await latest()
-        info: dict[str, Any] = {"origin": log.origin, "size": checkpoint.size, "rootHash": _b64(checkpoint.root_hash)}
-        if verifier_key is not None:
-            info["verifierKey"] = verifier_key
+        info: dict[str, Any] = {
+            "origin": log.origin,
+            "verifierKey": log.verifier_key,
+            "size": checkpoint.size,
+            "rootHash": _b64(checkpoint.root_hash),
+        }
         info["checkpoint"] = checkpoint.note.decode("utf-8")
         return JSONResponse(info, headers={"Cache-Control": CHECKPOINT_CACHE_CONTROL})
 

@@ -22,7 +22,8 @@ from tlog.note import Verifier
 
 THREADS = 16
 ENVELOPES = 640  # pre-signed, so the load is not limited by signing
-LOAD_SECONDS = 1.5
+KILL_AFTER_ACKS = ENVELOPES // 3  # the kill comes in the middle of the load, however fast the server is
+LOAD_SECONDS = 20  # at most
 MIN_ACKS = 20  # fewer acknowledgements before the kill would make the test meaningless
 
 
@@ -66,6 +67,19 @@ def _poll_checkpoints(url: str, seen: list[bytes], stop: threading.Event) -> Non
             time.sleep(0.01)
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _assert_consistent(client: httpx.Client, old: Checkpoint, new: Checkpoint) -> None:
     assert old.size <= new.size, f"the log shrank from {old.size} to {new.size} entries"
     response = client.get("/v1/proof/consistency", params={"old": old.size, "new": new.size})
@@ -92,7 +106,11 @@ def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Pa
         poller = threading.Thread(target=_poll_checkpoints, args=(served.url, published, stop), daemon=True)
         for thread in [*workers, poller]:
             thread.start()
-        time.sleep(LOAD_SECONDS)
+        deadline = time.monotonic() + LOAD_SECONDS
+        while len(acks) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+            time.sleep(0.005)
+        helpers = _children(served.process.pid)
+        assert helpers, "tlog serve verifies in worker processes by default"
         served.process.send_signal(signal.SIGKILL)
         assert served.process.wait(10) == -signal.SIGKILL
         stop.set()
@@ -105,6 +123,11 @@ def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Pa
     assert len(acknowledged) >= MIN_ACKS, f"only {len(acknowledged)} acknowledgements before the kill"
     assert len(acknowledged) < ENVELOPES, "the load finished before the kill: raise ENVELOPES"
     assert len({a.index for a in acknowledged}) == len(acknowledged)
+    # The killed server's verification workers notice and exit (no orphans).
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()], "orphaned worker processes"
     seen = [open_checkpoint(note, [verifier], ORIGIN) for note in published + [a.checkpoint for a in acknowledged]]
     assert seen
 

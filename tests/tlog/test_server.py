@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import json
 import threading
@@ -33,6 +34,7 @@ from tlog.storage import sqlite as sqlite_storage
 from tlog.tiles import (
     TileId,
     decode_entry_bundle,
+    entries_path,
     entry_bundles_for_size,
     inclusion_proof_from_tiles,
     leaf_hashes_from_tiles,
@@ -98,7 +100,6 @@ class LiveServer:
                 tokens=self.tokens,
                 allow_anonymous_writes=self.anonymous,
                 max_body=MAX_BODY,
-                verifier_key=SIGNER.vkey,
             )
             config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
             self._server = uvicorn.Server(config)
@@ -493,3 +494,37 @@ def test_bad_reads_are_json_4xx(client: httpx.Client, path: str, status: int) ->
 def test_wrong_method_is_json_405(client: httpx.Client) -> None:
     assert_json_error(client.delete("/checkpoint"), 405, "method_not_allowed")
     assert_json_error(client.get("/v1/entries"), 405, "method_not_allowed")
+
+
+def _raw_get(client: httpx.Client, path: str, accept_encoding: str) -> tuple[httpx.Headers, bytes]:
+    with client.stream("GET", path, headers={"Accept-Encoding": accept_encoding}) as response:
+        assert response.status_code == 200, path
+        return response.headers, b"".join(response.iter_raw())
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_entry_bundles_are_gzip_compressed_when_accepted(client: httpx.Client, partial: bool) -> None:
+    size = open_checkpoint(client.get("/checkpoint").content, [VERIFIER], ORIGIN).size
+    if partial and size % 256 == 0:
+        client.post("/v1/entries", json=submission("gzip-partial"))
+        size += 1
+    index, width = (size // 256, size % 256) if partial else (0, 256)
+    path = "/" + entries_path(index, width if partial else None)
+    identity_headers, plain = _raw_get(client, path, "identity")
+    assert "content-encoding" not in identity_headers
+    assert identity_headers["vary"] == "Accept-Encoding"
+    assert len(decode_entry_bundle(plain, width)) == width
+    for _ in range(2):  # the second full-bundle read comes from the server's tile cache
+        headers, compressed = _raw_get(client, path, "gzip;q=1.0, identity;q=0.5")
+        assert headers["content-encoding"] == "gzip"
+        assert headers["vary"] == "Accept-Encoding"
+        assert len(compressed) < len(plain)
+        assert gzip.decompress(compressed) == plain
+    headers, _ = _raw_get(client, path, "gzip;q=0, identity")
+    assert "content-encoding" not in headers
+
+
+def test_hash_tiles_are_never_content_encoded(client: httpx.Client) -> None:
+    headers, data = _raw_get(client, "/tile/0/000", "gzip")
+    assert "content-encoding" not in headers
+    assert len(data) == 32 * 256
