@@ -13,6 +13,9 @@ appears in the envelope (leaf first) and, when known, the signing time.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -568,11 +571,92 @@ def _validate_signing_time(cert: x509.Certificate, signing_time: datetime | None
         )
 
 
+_LeafRules = Callable[[x509.Certificate], None]
+_CaRules = Callable[[x509.Certificate, int], None]
+_Rules = tuple[_LeafRules, _CaRules]
+
+
+class _ValidatedChains:
+    """Bounded, thread-safe LRU record of chains that passed the rules without a signing time.
+
+    Why this is safe: with no signing time, :func:`_validate_chain_uncached` reads nothing but the
+    certificates, and a cryptography ``Certificate`` is immutable, so the same certificate objects
+    always give the same outcome under the same rules. Entries are keyed by the *identity* of the
+    certificate objects (plus the rule functions) and hold strong references to them, so no other
+    object can take one of those ids while the entry exists; identity is checked again on lookup
+    all the same. Identity is stricter than equal DER bytes and costs nothing to compute (cryptography
+    re-encodes a certificate for ``public_bytes``, ~10 µs each); it hits because
+    :func:`notation_py.envelope.chain.load_chain_certificate` returns one object per distinct DER
+    certificate. Only successes are recorded: a failing chain is validated, and raises the same
+    error, every time.
+    """
+
+    def __init__(self, maxsize: int, max_chain_bytes: int) -> None:
+        self._maxsize = maxsize
+        self._max_chain_bytes = max_chain_bytes
+        self._entries: OrderedDict[tuple[object, ...], tuple[x509.Certificate, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        # A child forked while another thread held the lock would otherwise wait on it forever.
+        os.register_at_fork(after_in_child=self._reset_lock)
+
+    def _reset_lock(self) -> None:
+        self._lock = threading.Lock()
+
+    def passed(self, chain: tuple[x509.Certificate, ...], rules: _Rules) -> bool:
+        """True when these very certificate objects already passed ``rules``."""
+        key = (*rules, *map(id, chain))
+        with self._lock:
+            held = self._entries.get(key)
+            if held is None or len(held) != len(chain) or any(a is not b for a, b in zip(held, chain, strict=True)):
+                return False
+            self._entries.move_to_end(key)
+            return True
+
+    def add(self, chain: tuple[x509.Certificate, ...], rules: _Rules) -> None:
+        """Record that ``chain`` passed ``rules`` (not done for unusually large chains, to bound memory)."""
+        if sum(len(cert.public_bytes(Encoding.DER)) for cert in chain) > self._max_chain_bytes:
+            return
+        key = (*rules, *map(id, chain))
+        with self._lock:
+            self._entries[key] = chain
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every recorded chain."""
+        with self._lock:
+            self._entries.clear()
+
+
+# A log or verifier sees the same few chains (one per signer) over and over. At most 512 chains of
+# at most 64 KiB of DER each are kept.
+_VALIDATED_CHAINS = _ValidatedChains(maxsize=512, max_chain_bytes=64 * 1024)
+
+
 def _validate_chain(
     chain: Sequence[x509.Certificate],
     signing_time: datetime | None,
-    validate_leaf: Callable[[x509.Certificate], None],
-    validate_ca: Callable[[x509.Certificate, int], None],
+    validate_leaf: _LeafRules,
+    validate_ca: _CaRules,
+) -> None:
+    if signing_time is not None:
+        # Validity at the signing time is checked certificate by certificate, interleaved with the
+        # other rules (which decides the error reported first): never served from the cache.
+        _validate_chain_uncached(chain, signing_time, validate_leaf, validate_ca)
+        return
+    certs, rules = tuple(chain), (validate_leaf, validate_ca)
+    if _VALIDATED_CHAINS.passed(certs, rules):
+        return
+    _validate_chain_uncached(certs, None, validate_leaf, validate_ca)
+    _VALIDATED_CHAINS.add(certs, rules)
+
+
+def _validate_chain_uncached(
+    chain: Sequence[x509.Certificate],
+    signing_time: datetime | None,
+    validate_leaf: _LeafRules,
+    validate_ca: _CaRules,
 ) -> None:
     if not chain:
         raise CertificateError("certificate chain must contain at least one certificate")

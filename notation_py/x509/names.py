@@ -12,6 +12,7 @@ notation-go and notation-core-go print certificate subjects with Go's ``pkix.Nam
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from cryptography import x509
@@ -50,8 +51,40 @@ def format_name(name: x509.Name) -> str:
     Returns:
         The RFC 4514 string, most specific attribute first.
     """
-    atvs: list[_Atv] = [(a.oid.dotted_string, a.value) for rdn in name.rdns for a in rdn]
+    atvs = tuple((a.oid.dotted_string, a.value) for rdn in name.rdns for a in rdn)
+    key = _cache_key(atvs)
+    return _format_atvs(atvs) if key is None else _format_cached(key)
 
+
+# Longer names are formatted every time, so the cache holds at most ~4 MiB of name text.
+_MAX_CACHED_NAME = 4096
+
+_Key = tuple[tuple[str, bool, "str | bytes"], ...]
+
+
+def _cache_key(atvs: tuple[_Atv, ...]) -> _Key | None:
+    """The memo key for ``atvs``: each value's type comes before the value, so a str value is never
+    compared with a bytes one; None (do not cache) for long names and str/bytes subclasses."""
+    key = []
+    size = 0
+    for oid, value in atvs:
+        kind = type(value)
+        if kind is not str and kind is not bytes:
+            return None
+        size += len(value)
+        key.append((oid, kind is str, value))
+    return tuple(key) if size <= _MAX_CACHED_NAME else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_cached(key: _Key) -> str:
+    # Safe to memoise: the rendering reads nothing but the (OID, value) sequence, which the key
+    # holds exactly and in order (format_name ignores how attributes are grouped into RDNs).
+    return _format_atvs(tuple((oid, value) for oid, _, value in key))
+
+
+def _format_atvs(atvs: tuple[_Atv, ...]) -> str:
+    """:func:`format_name` of the name whose attributes, in order, are ``atvs``."""
     # pkix.Name.FillFromRDNSequence: standard attributes go to named fields.
     lists: dict[str, list[str]] = {oid: [] for oid in _LIST_FIELDS}
     single: dict[str, str] = {_OID_CN: "", _OID_SERIALNUMBER: ""}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from notation_py.errors import CertificateError
+from notation_py.x509 import chain as chain_module
 from notation_py.x509 import (
     check_signature_from,
     format_go_time,
@@ -811,3 +814,165 @@ def test_version_1_root_may_sign_but_is_no_ca() -> None:
         'certificate with subject "CN=V1 Root": ca field in basic constraints must be present, critical, and '
         "set to true"
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# Memoised validation (no signing time): the memo never changes an outcome
+# ------------------------------------------------------------------------------------------------
+
+
+def _count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the certificate signature verifications done from now on (a one-element list)."""
+    calls = [0]
+    original = chain_module._check_signature
+
+    def counting(cert: x509.Certificate, key: object) -> str | None:
+        calls[0] += 1
+        return original(cert, key)
+
+    monkeypatch.setattr(chain_module, "_check_signature", counting)
+    return calls
+
+
+def test_valid_chain_is_validated_once_without_signing_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    chain = certs(code_signing_chain(1))
+    calls = _count_signature_checks(monkeypatch)
+    validate_code_signing_chain(chain)
+    assert calls[0] == 4  # leaf by intermediate; intermediate by itself, by root; root by itself
+    validate_code_signing_chain(chain)
+    validate_code_signing_chain(tuple(chain), None)
+    assert calls[0] == 4
+    # A signing time is never served from the memo.
+    validate_code_signing_chain(chain, dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    assert calls[0] == 8
+    # Equal certificates that are other objects are validated afresh.
+    validate_code_signing_chain([x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in chain])
+    assert calls[0] == 12
+
+
+def test_validated_leaf_with_an_impostor_issuer_still_fails() -> None:
+    leaf, root = certs(code_signing_chain(0))
+    validate_code_signing_chain([leaf, root])
+    impostor = build("Test Root", ca=True, key=ec_key(index=300)).cert  # same name, other key
+    for _ in range(2):
+        assert _error(lambda: validate_code_signing_chain([leaf, impostor])) == (
+            'invalid certificates or certificate with subject "CN=Test Leaf" is not issued by "CN=Test Root". '
+            "Error: x509: ECDSA verification failure"
+        )
+    validate_code_signing_chain([leaf, root])
+
+
+def test_failing_chain_fails_every_time_with_the_same_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    leaf, intermediate, root = certs(code_signing_chain(1))
+    validate_code_signing_chain([leaf, intermediate, root])
+    calls = _count_signature_checks(monkeypatch)
+    messages = {_error(lambda: validate_code_signing_chain([leaf, root])) for _ in range(3)}
+    assert messages == {
+        'invalid certificates or certificate with subject "CN=Test Leaf" is not issued by "CN=Test Root". '
+        "Error: x509: ECDSA verification failure"
+    }
+    assert calls[0] == 3  # validated (leaf by root) each time
+
+
+def test_chain_changed_after_validation_is_validated_again() -> None:
+    leaf, root = certs(code_signing_chain(0))
+    chain = [leaf, root]
+    validate_code_signing_chain(chain)
+    chain[1] = build("Test Root", ca=True, key=ec_key(index=300)).cert
+    assert _error(lambda: validate_code_signing_chain(chain)) is not None
+    chain.append(root)
+    assert _error(lambda: validate_code_signing_chain(chain)) is not None
+
+
+def test_memo_is_per_rule_set() -> None:
+    code_signing = certs(code_signing_chain(0))
+    validate_code_signing_chain(code_signing)
+    assert _error(lambda: validate_timestamping_chain(code_signing)) == (
+        'timestamp signing certificate with subject "CN=Test Leaf" must have and only have Timestamping as '
+        "extended key usage"
+    )
+    validate_code_signing_chain(code_signing)
+    tsa = _tsa_chain(ku_critical=True)
+    validate_timestamping_chain(tsa)
+    assert _error(lambda: validate_code_signing_chain(tsa)) == (
+        'certificate with subject "CN=TSA": extended key usage must not contain Timestamping eku'
+    )
+
+
+def test_validated_chain_is_still_checked_at_a_signing_time() -> None:
+    chain = _short_lived_chain()
+    validate_code_signing_chain(chain)
+    assert _error(lambda: validate_code_signing_chain(chain, dt.datetime(2025, 6, 1, tzinfo=dt.UTC))) == (
+        'certificate with subject "CN=Test Leaf" was invalid at signing time of 2025-06-01 00:00:00 +0000 '
+        "UTC. Certificate is valid from [2024-01-01 00:00:00 +0000 UTC] to [2025-01-01 00:00:00 +0000 UTC]"
+    )
+    validate_code_signing_chain(chain)
+
+
+def test_single_self_signed_certificate_memo() -> None:
+    good = build("valid cert")
+    validate_code_signing_chain([good.cert])
+    validate_code_signing_chain([good.cert])
+    ca = build("Self CA", ca=True)
+    for _ in range(2):
+        assert _error(lambda: validate_code_signing_chain([ca.cert])) == (
+            'invalid self-signed certificate. Error: certificate with subject "CN=Self CA": if the basic '
+            "constraints extension is present, the ca field must be set to false"
+        )
+
+
+def test_memo_is_bounded_and_least_recently_used() -> None:
+    rules = (validate_code_signing_leaf, validate_code_signing_ca)
+    memo = chain_module._ValidatedChains(maxsize=2, max_chain_bytes=64 * 1024)
+    a, b, c = (tuple(certs(code_signing_chain(0))) for _ in range(3))
+    memo.add(a, rules)
+    memo.add(b, rules)
+    assert memo.passed(a, rules)  # a is now the most recently used
+    memo.add(c, rules)
+    assert memo.passed(a, rules) and memo.passed(c, rules)
+    assert not memo.passed(b, rules)
+    assert not memo.passed(a, (validate_timestamping_leaf, validate_timestamping_ca))
+    assert not memo.passed(a[:1], rules)
+    memo.clear()
+    assert not memo.passed(a, rules)
+
+
+def test_memo_skips_large_chains() -> None:
+    rules = (validate_code_signing_leaf, validate_code_signing_ca)
+    chain = tuple(certs(code_signing_chain(0)))
+    size = sum(len(cert.public_bytes(Encoding.DER)) for cert in chain)
+    small = chain_module._ValidatedChains(maxsize=8, max_chain_bytes=size - 1)
+    small.add(chain, rules)
+    assert not small.passed(chain, rules)
+    exact = chain_module._ValidatedChains(maxsize=8, max_chain_bytes=size)
+    exact.add(chain, rules)
+    assert exact.passed(chain, rules)
+
+
+def test_memo_under_threads() -> None:
+    leaf, intermediate, root = certs(code_signing_chain(1))
+    good, bad = [leaf, intermediate, root], [leaf, root]
+
+    def outcome(i: int) -> str | None:
+        return _error(lambda: validate_code_signing_chain(good if i % 2 else bad))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(outcome, range(200)))
+    assert set(results[1::2]) == {None}
+    assert set(results[0::2]) == {
+        'invalid certificates or certificate with subject "CN=Test Leaf" is not issued by "CN=Test Root". '
+        "Error: x509: ECDSA verification failure"
+    }
+
+
+def test_forked_child_can_validate_while_the_parent_holds_the_memo_lock() -> None:
+    chain = certs(code_signing_chain(0))
+    context = multiprocessing.get_context("fork")
+    with chain_module._VALIDATED_CHAINS._lock:
+        child = context.Process(target=validate_code_signing_chain, args=(chain,))
+        child.start()
+        child.join(timeout=20)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child deadlocked on the memo lock")
+    assert child.exitcode == 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from cryptography import x509
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from notation_py.x509 import format_name, go_quote, read_certificate_file
+from notation_py.x509 import names as names_module
 from tests.conformance import vector
 
 EMAIL = x509.ObjectIdentifier("1.2.840.113549.1.9.1")
@@ -151,3 +153,59 @@ def test_empty_name() -> None:
 )
 def test_go_quote(text: str, quoted: str) -> None:
     assert go_quote(text) == quoted
+
+
+# ------------------------------------------------------------------------------------------------
+# Memoised rendering: the memo never changes a result
+# ------------------------------------------------------------------------------------------------
+
+
+def test_equal_names_with_reordered_multi_valued_rdn_render_differently() -> None:
+    # cryptography compares RDNs as sets, so these names are equal and hash alike; Go renders the
+    # values in encoded order, so a memo keyed by the Name would return the wrong string.
+    a = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "a")
+    b = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "b")
+    ab = x509.Name([x509.RelativeDistinguishedName([a, b])])
+    ba = x509.Name([x509.RelativeDistinguishedName([b, a])])
+    assert ab == ba and hash(ab) == hash(ba)
+    for _ in range(2):
+        assert format_name(ab) == "O=a+O=b"
+        assert format_name(ba) == "O=b+O=a"
+
+
+def test_bytes_and_str_values_render_differently() -> None:
+    text = x509.Name([x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER, "ab")])
+    octets = x509.Name([x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER, b"ab", _type=_ASN1Type.BitString)])
+    for _ in range(2):
+        assert format_name(text) == "2.5.4.45=#13026162"
+        assert format_name(octets) == "2.5.4.45=#04026162"
+
+
+def test_rendering_is_memoised() -> None:
+    name = _name((NameOID.COUNTRY_NAME, "US"), (NameOID.COMMON_NAME, "memo test"))
+    first = format_name(name)
+    hits = names_module._format_cached.cache_info().hits
+    assert format_name(_name((NameOID.COUNTRY_NAME, "US"), (NameOID.COMMON_NAME, "memo test"))) == first
+    assert names_module._format_cached.cache_info().hits == hits + 1
+    assert first == "CN=memo test,C=US"
+
+
+class _Text(str):
+    """A str subclass that compares equal to any string: must never be a memo key."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash("Alice")
+
+
+def test_long_names_and_str_subclasses_are_rendered_but_not_memoised() -> None:
+    long_value = "x" * 5000
+    assert format_name(_name((NameOID.COMMON_NAME, "Alice"))) == "CN=Alice"
+    size = names_module._format_cached.cache_info().currsize
+    assert format_name(_name((NameOID.ORGANIZATIONAL_UNIT_NAME, long_value))) == f"OU={long_value}"
+    assert format_name(_name((NameOID.COMMON_NAME, _Text("Bob")))) == "CN=Bob"
+    assert names_module._format_cached.cache_info().currsize == size
