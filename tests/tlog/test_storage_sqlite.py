@@ -83,8 +83,8 @@ def test_open_creates_a_wal_database_with_full_sync(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"entries_subject_digest", "entries_signer_subject", "entries_repository"} <= indexes
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"entries", "dedup", "search", "hashes", "checkpoints", "log_state"} <= tables
 
 
 def test_other_schema_version_is_refused(tmp_path: Path) -> None:
@@ -226,6 +226,24 @@ def test_search_and_pagination(tmp_path: Path) -> None:
         assert page.next_after == 4
         assert (await storage.find_by_repository("registry.example.com/none")).entries == []
         assert (await storage.find_by_identity("CN=signer")).entries == []  # exact match, not prefix
+
+    run(with_storage(tmp_path / "log.db", body))
+
+
+def test_search_kinds_do_not_mix_and_one_value_may_serve_several(tmp_path: Path) -> None:
+    tree = Tree()
+    same = "same-text"
+    entries = [
+        entry(0, repository=same, digest="sha256:" + "aa" * 32, signer="CN=a"),
+        entry(1, repository="registry.example.com/x", digest="sha256:" + "bb" * 32, signer=same),
+        entry(2, repository=same, digest="sha256:" + "cc" * 32, signer=same),
+    ]
+
+    async def body(storage: SQLiteStorage) -> None:
+        await tree.append(storage, entries)
+        assert [e.index for e in (await storage.find_by_repository(same)).entries] == [0, 2]
+        assert [e.index for e in (await storage.find_by_identity(same)).entries] == [1, 2]
+        assert (await storage.find_by_digest(same)).entries == []
 
     run(with_storage(tmp_path / "log.db", body))
 

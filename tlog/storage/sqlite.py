@@ -5,28 +5,43 @@ so when :meth:`SQLiteStorage.append_batch` returns the batch survives a crash or
 ``NORMAL`` the last commits could be lost on power failure, which the log must never allow: it has
 handed out receipts for them).
 
+Checkpointing: SQLite's automatic WAL checkpoint runs inside the commit that crosses the threshold,
+copying pages into the database file and fsyncing it while the batch's waiters wait. It is turned
+off on the write connection; instead, once about :data:`CHECKPOINT_BYTES` have been committed, a
+separate connection runs a ``PASSIVE`` checkpoint in the background (SQLite releases the GIL, so on
+a multi-core machine this overlaps the next batches). Committed data is in the fsynced WAL either
+way; a crash before a checkpoint only means a longer WAL to read back at the next open.
+
 Concurrency: one write connection, guarded by an :class:`asyncio.Lock` so a transaction's statements
 never interleave with another's, takes SQLite's write lock with ``BEGIN IMMEDIATE``; a small pool of
 read-only connections serves reads concurrently from the last committed snapshot (WAL lets readers
 proceed while a write is in progress). The size check in :meth:`append_batch` runs under the write
 lock, so it also protects against another *process* appending to the same file.
 
-Schema (version 1)::
+Schema (version 2)::
 
     schema_version(version)
     log_state(id = 0, size, compact_range)                  -- one row: the tree the latest checkpoint covers
-    entries(idx PRIMARY KEY, data, dedup_key UNIQUE,
-            subject_digest, signer_subject, repository)     -- + one index per search key
+    entries(idx PRIMARY KEY, data)                          -- appended in index order
+    dedup(key PRIMARY KEY, idx)                             -- WITHOUT ROWID: SHA-256 of the envelope
+    search(key, idx, PRIMARY KEY (key, idx))                -- WITHOUT ROWID: three rows per entry
     hashes(level, idx, hash, PRIMARY KEY (level, idx))      -- WITHOUT ROWID: every complete subtree
     checkpoints(size PRIMARY KEY, root_hash, note)          -- every published checkpoint
 
-The search indexes are single-column: SQLite appends the rowid (``idx``) to every index entry, so
-``WHERE repository = ? AND idx > ? ORDER BY idx`` is one index range scan.
+Write cost shapes the schema: an entry row is appended at the end of its table, and each index it
+feeds costs a B-tree insert at a random place. So the search keys share one narrow index whose key
+is the first 16 bytes of ``SHA-256(kind ‖ 0x00 ‖ value)`` (kind ``d`` digest, ``i`` identity, ``r``
+repository) instead of three indexes over long text columns; ``WHERE key = ? AND idx > ? ORDER BY
+idx`` is one range scan. A collision of two 128-bit keys (about 2^-64 for 2^32 distinct values)
+would only add an entry to a search result, and search results are hints: clients verify entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -50,10 +65,14 @@ from tlog.storage.base import (
     check_range,
 )
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStorage", "open"]
+__all__ = ["SCHEMA_VERSION", "SQLiteStorage", "open", "search_key"]
 
+#: Bytes of entries committed after which the WAL is checkpointed in the background.
+CHECKPOINT_BYTES: Final = 16 * 1024 * 1024
+#: The WAL file is truncated to this size after a checkpoint (it otherwise keeps its largest size).
+_JOURNAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
 #: Version of the schema this module creates and reads.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 #: Largest number of bound parameters used in one ``IN (...)`` list.
 _CHUNK: Final = 500
 #: Highest tree level that can hold a complete subtree (sizes are below 2^63).
@@ -68,15 +87,17 @@ _SCHEMA: Final = (
     )""",
     """CREATE TABLE IF NOT EXISTS entries (
         idx INTEGER PRIMARY KEY CHECK (idx >= 0),
-        data BLOB NOT NULL,
-        dedup_key BLOB NOT NULL UNIQUE,
-        subject_digest TEXT NOT NULL,
-        signer_subject TEXT NOT NULL,
-        repository TEXT NOT NULL
+        data BLOB NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS entries_subject_digest ON entries (subject_digest)",
-    "CREATE INDEX IF NOT EXISTS entries_signer_subject ON entries (signer_subject)",
-    "CREATE INDEX IF NOT EXISTS entries_repository ON entries (repository)",
+    """CREATE TABLE IF NOT EXISTS dedup (
+        key BLOB PRIMARY KEY,
+        idx INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS search (
+        key BLOB NOT NULL,
+        idx INTEGER NOT NULL,
+        PRIMARY KEY (key, idx)
+    ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS hashes (
         level INTEGER NOT NULL CHECK (level >= 0),
         idx INTEGER NOT NULL CHECK (idx >= 0),
@@ -91,8 +112,15 @@ _SCHEMA: Final = (
 )
 
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 
-_SEARCH_COLUMNS: Final = {"digest": "subject_digest", "identity": "signer_subject", "repository": "repository"}
+_SEARCH_KINDS: Final = {"digest": b"d", "identity": b"i", "repository": b"r"}
+_SEARCH_KEY_SIZE: Final = 16
+
+
+def search_key(kind: str, value: str) -> bytes:
+    """The 16-byte key under which entries are indexed for one search (``digest``, ``identity``, ``repository``)."""
+    return hashlib.sha256(_SEARCH_KINDS[kind] + b"\x00" + value.encode("utf-8")).digest()[:_SEARCH_KEY_SIZE]
 
 
 async def open(path: str | Path, *, readers: int = 2) -> SQLiteStorage:
@@ -111,9 +139,18 @@ async def open(path: str | Path, *, readers: int = 2) -> SQLiteStorage:
 class SQLiteStorage(Storage):
     """:class:`~tlog.storage.base.Storage` in one SQLite file. Create it with :meth:`open`."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        checkpointer: aiosqlite.Connection,
+    ) -> None:
         self._path = path
         self._writer = writer
+        self._checkpointer = checkpointer
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._uncheckpointed = 0
         self._write_lock = asyncio.Lock()
         self._all_readers = readers
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -148,6 +185,11 @@ class SQLiteStorage(Storage):
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot use write-ahead logging for {str(path)!r} (journal mode {mode})")
             await _create_schema(writer, path)
+            await writer.execute("PRAGMA wal_autocheckpoint = 0")  # see "Checkpointing" above
+            await writer.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT}")
+            checkpointer = await aiosqlite.connect(path, isolation_level=None)
+            conns.append(checkpointer)
+            await _configure(checkpointer)
             for _ in range(readers):
                 reader = await aiosqlite.connect(path, isolation_level=None)
                 conns.append(reader)
@@ -159,15 +201,19 @@ class SQLiteStorage(Storage):
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot open log database {str(path)!r}: {exc}") from exc
             raise
-        return cls(path, conns[0], conns[1:])
+        return cls(path, writer, conns[2:], checkpointer)
 
     async def close(self) -> None:
         """Close every connection. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        if self._checkpoint_task is not None:
+            await asyncio.gather(self._checkpoint_task, return_exceptions=True)
         async with self._write_lock:
-            for conn in (self._writer, *self._all_readers):
+            with contextlib.suppress(sqlite3.Error):  # leave a short WAL behind; it is only an optimisation
+                await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for conn in (self._writer, self._checkpointer, *self._all_readers):
                 await conn.close()
 
     # --- writes -----------------------------------------------------------------------------------
@@ -199,7 +245,20 @@ class SQLiteStorage(Storage):
                     raise
             except sqlite3.Error as exc:
                 raise StorageError(f"appending entries {start}..{checkpoint.size - 1} failed: {exc}") from exc
+        self._uncheckpointed += sum(len(e.data) for e in entries) + 64 * len(hashes)
+        if self._uncheckpointed >= CHECKPOINT_BYTES and self._checkpoint_task is None:
+            self._uncheckpointed = 0
+            self._checkpoint_task = asyncio.create_task(self._checkpoint(), name="tlog-sqlite-checkpoint")
         return range(start, checkpoint.size)
+
+    async def _checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file without blocking writers (``PASSIVE``)."""
+        try:
+            await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # retried after the next CHECKPOINT_BYTES; data is safe in the WAL
+            _log.warning("background WAL checkpoint of %s failed: %s", self._path, exc)
+        finally:
+            self._checkpoint_task = None
 
     @staticmethod
     async def _append_locked(
@@ -220,11 +279,21 @@ class SQLiteStorage(Storage):
         if not entries and await _row(conn, "SELECT 1 FROM checkpoints WHERE size = ?", (checkpoint.size,)):
             raise AppendConflictError(f"a checkpoint is already published at size {checkpoint.size}")
         await conn.executemany(
-            "INSERT INTO entries (idx, data, dedup_key, subject_digest, signer_subject, repository) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO entries (idx, data) VALUES (?, ?)", [(start + i, e.data) for i, e in enumerate(entries)]
+        )
+        await conn.executemany(
+            "INSERT INTO dedup (key, idx) VALUES (?, ?)", [(e.dedup_key, start + i) for i, e in enumerate(entries)]
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO search (key, idx) VALUES (?, ?)",
             [
-                (start + i, e.data, e.dedup_key, e.subject_digest, e.signer_subject, e.repository)
+                (search_key(kind, value), start + i)
                 for i, e in enumerate(entries)
+                for kind, value in (
+                    ("digest", e.subject_digest),
+                    ("identity", e.signer_subject),
+                    ("repository", e.repository),
+                )
             ],
         )
         await conn.executemany(
@@ -266,7 +335,7 @@ class SQLiteStorage(Storage):
         for chunk in _chunks(unique):
             marks = ",".join("?" * len(chunk))
             for key, idx in await self._fetch_all(
-                f"SELECT dedup_key, idx FROM entries WHERE dedup_key IN ({marks})",  # noqa: S608 - only '?' marks
+                f"SELECT key, idx FROM dedup WHERE key IN ({marks})",  # noqa: S608 - only '?' marks
                 chunk,
             ):
                 found[bytes(key)] = int(idx)
@@ -327,10 +396,10 @@ class SQLiteStorage(Storage):
 
     async def _search(self, key: str, value: str, after: int, limit: int) -> Page:
         check_page(after, limit)
-        column = _SEARCH_COLUMNS[key]
         rows = await self._fetch_all(
-            f"SELECT idx, data FROM entries WHERE {column} = ? AND idx > ? ORDER BY idx LIMIT ?",  # noqa: S608 - fixed column names
-            (value, after, limit + 1),
+            "SELECT e.idx, e.data FROM search s JOIN entries e ON e.idx = s.idx "
+            "WHERE s.key = ? AND s.idx > ? ORDER BY s.idx LIMIT ?",
+            (search_key(key, value), after, limit + 1),
         )
         entries = [LoggedEntry(int(r[0]), bytes(r[1])) for r in rows[:limit]]
         return Page(entries, entries[-1].index if len(rows) > limit else None)
