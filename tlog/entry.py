@@ -18,6 +18,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -481,7 +482,21 @@ def _format_time(value: datetime) -> str:
 
 
 def _canonical(entry: Entry) -> bytes:
+    """RFC 8785 bytes of the entry.
+
+    For the entry's shape (objects with ASCII keys, strings, integers below 2^53, lists of strings)
+    the standard library's sorted, compact, non-ASCII-preserving encoding is byte-for-byte RFC 8785:
+    the same escapes (the short forms and lowercase ``\\u00xx`` for other control characters, nothing
+    else), keys in the same order, the same integer digits. It is several times faster than the
+    ``rfc8785`` package, which stays the reference (a property test compares the two) and handles
+    what the shortcut cannot encode (lone surrogates: it refuses them).
+    """
+    doc = entry.to_dict()
     try:
-        return rfc8785.dumps(entry.to_dict())
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    try:
+        return rfc8785.dumps(doc)
     except rfc8785.CanonicalizationError as exc:
         raise InvalidEntryError(f"entry cannot be canonicalised: {exc}") from None

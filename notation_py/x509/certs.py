@@ -164,8 +164,13 @@ def read_certificate_file(path: Path) -> list[x509.Certificate]:
         raise CertificateError(f"failed to read certificates from {str(path)!r}: {exc.message}") from exc
 
 
+@functools.lru_cache(maxsize=1024)
 def thumbprint_sha256(cert: x509.Certificate) -> str:
-    """SHA-256 of the certificate's DER encoding, as lowercase hex (the Notary Project thumbprint)."""
+    """SHA-256 of the certificate's DER encoding, as lowercase hex (the Notary Project thumbprint).
+
+    Cached: a certificate is immutable and hashes and compares by its DER bytes, which is cheaper
+    than re-encoding it (a log computes the thumbprints of the same signer chain for every entry).
+    """
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS
 from notation_py.envelope.algorithms import Algorithm
@@ -324,3 +326,53 @@ def test_malformed_submission_is_refused(doc: dict[str, Any], reason: str) -> No
 def test_null_manifest_digest_is_refused() -> None:
     raw = json.dumps(body()).replace(f'"{MANIFEST_DIGEST}"', "null").encode()
     assert "signatureManifestDigest must be a digest string" in refused(raw)
+
+
+# Any text a certificate name, repository or media type may carry: control characters, quotes,
+# backslashes, DEL, U+2028/9, non-BMP characters (but no lone surrogates: see the next test).
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    repository=_TEXT,
+    media_type=_TEXT,
+    size=st.integers(0, 2**53 - 1),
+    signer_subject=_TEXT,
+    signer_issuer=_TEXT,
+    chain=st.lists(_TEXT, max_size=3),
+    envelope=st.binary(max_size=64),
+    manifest=st.none() | _TEXT,
+    when=st.datetimes(timezones=st.just(UTC)),
+)
+def test_entry_bytes_are_exactly_rfc8785(
+    repository: str,
+    media_type: str,
+    size: int,
+    signer_subject: str,
+    signer_issuer: str,
+    chain: list[str],
+    envelope: bytes,
+    manifest: str | None,
+    when: datetime,
+) -> None:
+    entry = Entry(
+        subject=Subject(repository, DIGEST, media_type, size),
+        envelope_media_type=MEDIA_TYPE_JWS,
+        envelope=envelope,
+        signer=SignerIdentity(signer_subject, signer_issuer, tuple(chain)),
+        signing_time=when,
+        signature_manifest_digest=manifest,
+    )
+    assert entry.data == rfc8785.dumps(entry.to_dict())
+
+
+def test_lone_surrogates_are_refused_as_rfc8785_refuses_them() -> None:
+    with pytest.raises(InvalidEntryError, match="cannot be canonicalised"):
+        Entry(
+            subject=Subject(REPOSITORY, DIGEST, "a/b", 1),
+            envelope_media_type=MEDIA_TYPE_JWS,
+            envelope=b"x",
+            signer=SignerIdentity("CN=\ud800", "CN=CA", ()),
+            signing_time=datetime(2026, 1, 1, tzinfo=UTC),
+        )
