@@ -127,6 +127,28 @@ class Receipt:
         return TlogProof(self.index, self.inclusion_proof, self.checkpoint_note)
 
 
+class _StaleError(Exception):
+    """Internal: the state was reloaded while a batch was being prepared."""
+
+
+@dataclass(eq=False)
+class _Prepared:
+    """A batch with its indices, new tree hashes and signed checkpoint, ready to commit."""
+
+    version: int
+    batch: list[_Pending]
+    first: dict[bytes, _Pending]  # first pending item of each dedup key
+    existing: dict[bytes, int]  # keys logged before this batch, with their indices
+    fresh: list[NewEntry]
+    overlay: dict[tuple[int, int], bytes]
+    nodes: list[NodeHash] = field(default_factory=list)
+    indices: dict[bytes, int] = field(default_factory=dict)
+    data: dict[int, bytes] = field(default_factory=dict)
+    leaves: dict[int, bytes] = field(default_factory=dict)
+    tree: merkle.CompactRange | None = None
+    checkpoint: StoredCheckpoint | None = None
+
+
 @dataclass(eq=False)
 class _Pending:
     entry: NewEntry
@@ -180,7 +202,12 @@ class Log:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._range = merkle.CompactRange()
+        # The sequencer's tip: the tree after the last *prepared* batch (committed or being committed).
+        self._tip = merkle.CompactRange()
+        # Dedup keys of the batch being committed, with their indices.
+        self._uncommitted: dict[bytes, int] = {}
+        # Bumped whenever the state is re-read: a batch prepared on an older version is stale.
+        self._version = 0
         self._checkpoint: StoredCheckpoint | None = None
 
     @classmethod
@@ -347,9 +374,29 @@ class Log:
     # --- sequencer --------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Form batches and commit them, preparing batch k+1 while batch k's transaction runs.
+
+        Preparing (dedup, hashing, signing the checkpoint) is Python on the event loop; committing
+        is SQL in the driver's thread, which releases the GIL: overlapping the two uses a second
+        core. Commits stay strictly sequential. A batch prepared on top of a batch whose commit then
+        fails (or on a state that was reloaded meanwhile) is put back at the head of the queue and
+        prepared again from the state re-read from storage.
+        """
         loop = asyncio.get_running_loop()
+        committing: asyncio.Task[None] | None = None
         while True:
             if not self._pending:
+                if committing is not None:
+                    if committing.done():
+                        await committing
+                        committing = None
+                        continue
+                    # Idle while a batch commits: prepare the next one as soon as submissions arrive.
+                    self._wakeup.clear()
+                    woken = asyncio.ensure_future(self._wakeup.wait())
+                    await asyncio.wait({committing, woken}, return_when=asyncio.FIRST_COMPLETED)
+                    woken.cancel()
+                    continue
                 if self._closing:
                     return
                 self._wakeup.clear()
@@ -365,33 +412,61 @@ class Log:
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            await self._integrate(batch)
+            prepared = await self._prepare_or_fail(batch)
+            if committing is not None:
+                await committing
+                committing = None
+            if prepared is None:
+                continue
+            if prepared.version != self._version:  # built on a state that is gone: start over
+                self._pending[:0] = batch
+                continue
+            committing = asyncio.create_task(self._integrate(prepared), name="tlog-commit")
 
-    async def _integrate(self, batch: list[_Pending]) -> None:
-        """Sequence one batch and resolve its waiters; never raises."""
+    async def _prepare_or_fail(self, batch: list[_Pending]) -> _Prepared | None:
+        """Prepare ``batch``; on failure resolve its waiters with the error and return ``None``."""
+        try:
+            return await self._prepare(batch)
+        except _StaleError:  # the state was re-read meanwhile: prepare again on the new one
+            self._pending[:0] = batch
+            return None
+        except Exception as exc:
+            self._fail(batch, exc)
+            await self._reload_after_failure()
+            return None
+
+    async def _integrate(self, prepared: _Prepared) -> None:
+        """Commit one prepared batch and resolve its waiters; never raises."""
+        batch = prepared.batch
         try:
             for _ in range(_CONFLICT_RETRIES):
                 try:
-                    receipts = await self._sequence(batch)
+                    receipts = await self._commit(prepared)
                     break
                 except AppendConflictError as exc:
                     _log.warning("re-sequencing a batch of %d entries: %s", len(batch), exc.message)
                     await self._load()
+                    with contextlib.suppress(_StaleError):  # then the next attempt commits a stale batch: conflict
+                        prepared = await self._prepare(batch)
             else:
                 raise StorageError(f"another writer kept appending first ({_CONFLICT_RETRIES} attempts)")
         except Exception as exc:  # every failure fails the whole batch, never the sequencer
-            error = exc if isinstance(exc, StorageError) else StorageError(f"the batch was not logged: {exc}")
-            if error is not exc:
-                error.__cause__ = exc
-            _log.error("failed to log a batch of %d entries: %s", len(batch), error.message, exc_info=exc)
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
+            self._fail(batch, exc)
             await self._reload_after_failure()
             return
         for pending, receipt in zip(batch, receipts, strict=True):
             if not pending.future.done():
                 pending.future.set_result(receipt)
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: Exception) -> None:
+        error = exc if isinstance(exc, StorageError) else StorageError(f"the batch was not logged: {exc}")
+        if error is not exc:
+            error.__cause__ = exc
+        _log.error("failed to log a batch of %d entries: %s", len(batch), error.message, exc_info=exc)
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_exception(error)
 
     async def _reload_after_failure(self) -> None:
         """Re-read the state: the failed transaction may or may not have committed."""
@@ -400,54 +475,73 @@ class Log:
         except Exception as exc:  # the next batch will fail (and retry) the same way
             _log.error("cannot reload the log state after a failure: %s", exc)
 
-    async def _sequence(self, batch: list[_Pending]) -> list[Receipt]:
-        """Dedup, extend the tree, sign, commit; return one receipt per pending item."""
+    async def _prepare(self, batch: list[_Pending]) -> _Prepared:
+        """Dedup ``batch`` and extend the tree at the sequencer's tip (which may not be committed yet)."""
+        version = self._version
         first: dict[bytes, _Pending] = {}
         for pending in batch:
             first.setdefault(pending.entry.dedup_key, pending)
-        existing = await self._storage.lookup_dedup(first.keys())
-        current = self.checkpoint
-        if existing and max(existing.values()) >= current.size:
-            # Another writer logged it after our last load: get a checkpoint that covers it.
+        # Keys of the batch being committed are not in storage yet; their index is known here.
+        existing = {key: self._uncommitted[key] for key in first if key in self._uncommitted}
+        stored = await self._storage.lookup_dedup([key for key in first if key not in existing])
+        if version != self._version:
+            raise _StaleError
+        if stored and max(stored.values()) >= self._tip.size:
+            # Another writer logged it after our last load: get a state that covers it.
             await self._load()
-            current = self.checkpoint
+            return await self._prepare(batch)
+        existing.update(stored)
         fresh = [pending.entry for key, pending in first.items() if key not in existing]
-
         # Proofs for the new entries read only the batch's new subtrees and the previous right edge.
-        overlay = {(node.level, node.index): node.hash for node in self._range.nodes()}
-        indices: dict[bytes, int] = dict(existing)
-        data: dict[int, bytes] = {}
-        leaves: dict[int, bytes] = {}
+        overlay = {(node.level, node.index): node.hash for node in self._tip.nodes()}
+        prepared = _Prepared(version, batch, first, existing, fresh, overlay)
         if fresh:
-            tree = self._range.copy()
-            nodes: list[NodeHash] = []
+            tree = self._tip.copy()
             for entry in fresh:
                 index = tree.size
                 leaf = merkle.leaf_hash(entry.data)
                 for node in tree.append(leaf):
-                    nodes.append(NodeHash(node.level, node.index, node.hash))
+                    prepared.nodes.append(NodeHash(node.level, node.index, node.hash))
                     overlay[(node.level, node.index)] = node.hash
-                indices[entry.dedup_key] = index
-                data[index] = entry.data
-                leaves[index] = leaf
+                prepared.indices[entry.dedup_key] = index
+                prepared.data[index] = entry.data
+                prepared.leaves[index] = leaf
             root = tree.root()
             note = sign_checkpoint(Checkpoint(self._origin, tree.size, root), self._signer)
-            checkpoint = StoredCheckpoint(tree.size, root, note)
+            prepared.checkpoint = StoredCheckpoint(tree.size, root, note)
+            prepared.tree = tree
+            self._tip = tree
+            self._uncommitted = dict(prepared.indices)
+        return prepared
+
+    async def _commit(self, prepared: _Prepared) -> list[Receipt]:
+        """Store a prepared batch in one transaction; return one receipt per pending item."""
+        current = self.checkpoint
+        if prepared.tree is not None and prepared.checkpoint is not None:
             # Shielded: a cancelled caller must not abandon a transaction half-way in the driver.
-            await asyncio.shield(self._storage.append_batch(fresh, nodes, checkpoint, tree.to_state()))
-            self._range, self._checkpoint, current = tree, checkpoint, checkpoint
-        prover = _BatchProver(current.size, overlay)
+            await asyncio.shield(
+                self._storage.append_batch(
+                    prepared.fresh, prepared.nodes, prepared.checkpoint, prepared.tree.to_state()
+                )
+            )
+            self._checkpoint = current = prepared.checkpoint
+        return await self._receipts(prepared, current)
+
+    async def _receipts(self, prepared: _Prepared, current: StoredCheckpoint) -> list[Receipt]:
+        existing, data, leaves = prepared.existing, prepared.data, prepared.leaves
+        indices = {**existing, **prepared.indices}
         # Duplicates of entries logged before this batch: their proofs may need stored hashes.
         old_indices = sorted(set(existing.values()))
         old_proofs: dict[int, list[bytes]] = {}
         if old_indices:
-            old_proofs = await _inclusion_proofs(self._storage, old_indices, current.size, overlay)
+            old_proofs = await _inclusion_proofs(self._storage, old_indices, current.size, prepared.overlay)
             for index in old_indices:
                 if index not in data:
                     data[index] = (await self._storage.get_entries(index, index + 1))[0]
                     leaves[index] = merkle.leaf_hash(data[index])
+        prover = _BatchProver(current.size, prepared.overlay)
         receipts = []
-        for pending in batch:
+        for pending in prepared.batch:
             key = pending.entry.dedup_key
             index = indices[key]
             receipts.append(
@@ -459,7 +553,7 @@ class Log:
                     tree_size=current.size,
                     root_hash=current.root_hash,
                     prover=old_proofs.__getitem__ if key in existing else prover.proof,
-                    duplicate=key in existing or first[key] is not pending,
+                    duplicate=key in existing or prepared.first[key] is not pending,
                 )
             )
         return receipts
@@ -475,8 +569,10 @@ class Log:
             state = await self._storage.latest_state()
             if state is None:
                 raise StorageError("the storage lost the size-0 checkpoint it just committed")
-        self._range = await _check_state(self._storage, state, self._origin)
+        self._tip = await _check_state(self._storage, state, self._origin)
         self._checkpoint = state.checkpoint
+        self._uncommitted = {}
+        self._version += 1
 
 
 async def _check_state(storage: Storage, state: LogState, origin: str) -> merkle.CompactRange:

@@ -453,3 +453,68 @@ def test_constructor_validates_options(tmp_path: Path) -> None:
                 log.submit(entry(0))
 
     run(body())
+
+
+class GatedStorage(FlakyStorage):
+    """A FlakyStorage whose next append_batch waits at a gate, so the sequencer prepares the next batch meanwhile."""
+
+    def __init__(self, inner: Storage) -> None:
+        super().__init__(inner)
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def append_batch(
+        self,
+        entries: Sequence[NewEntry],
+        hashes: Sequence[NodeHash],
+        checkpoint: StoredCheckpoint,
+        compact_range: bytes,
+    ) -> range:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            self.entered.set()
+            await gate.wait()
+        return await super().append_batch(entries, hashes, checkpoint, compact_range)
+
+
+async def _wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["commit-succeeds", "commit-fails"])
+def test_next_batch_prepared_during_a_commit(tmp_path: Path, fail: bool) -> None:
+    async def body() -> None:
+        storage = GatedStorage(await sqlite_storage.open(tmp_path / "log.db"))
+        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST) as log:
+            await asyncio.gather(*(log.add(entry(i)) for i in range(3)))
+            gate = storage.gate = asyncio.Event()
+            if fail:
+                storage.fail = StorageError("disk full")
+            first = [log.submit(entry(i)) for i in range(3, 8)]
+            try:
+                await asyncio.wait_for(storage.entered.wait(), 5)  # batch k is committing
+                # Batch k+1: new entries and a duplicate of an entry of batch k, prepared while k commits.
+                second = [log.submit(entry(i)) for i in (8, 9, 4)]
+                await _wait_until(lambda: log.pending == 0)
+            finally:
+                gate.set()
+            results = await asyncio.gather(*first, return_exceptions=True)
+            later = await asyncio.gather(*second)
+            if fail:
+                assert all(isinstance(r, StorageError) for r in results)
+                # Batch k+1 was prepared on top of k; after k failed it is sequenced again from index 3.
+                assert sorted(r.index for r in later) == [3, 4, 5]
+                assert not any(r.duplicate for r in later)
+            else:
+                assert [r.index for r in results if isinstance(r, Receipt)] == [3, 4, 5, 6, 7]
+                assert [(r.index, r.duplicate) for r in later] == [(8, False), (9, False), (4, True)]
+            for r in later:
+                check_receipt(r)
+            assert log.size == (6 if fail else 10)
+            await check_consistency(log, [3, log.size])
+
+    run(body())
