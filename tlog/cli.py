@@ -3,7 +3,7 @@
 ::
 
     tlog init --dir DIR --origin ORIGIN
-    tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--checkpoint-interval 0.5]
+    tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--checkpoint-interval 0]
     tlog prove --url URL --index N --vkey VKEY [--out FILE] [--entry-out FILE]
     tlog verify-proof --vkey VKEY --proof FILE --entry FILE
     tlog audit URL --vkey VKEY
@@ -71,14 +71,15 @@ def _parser() -> _Parser:
     serve.add_argument(
         "--checkpoint-interval",
         type=float,
-        default=0.5,
-        help="longest wait in seconds before a batch is checkpointed (default 0.5)",
+        default=0.0,
+        help="longest wait in seconds for more submissions before a batch is committed and checkpointed "
+        "(default 0: group commit, a batch closes as soon as the sequencer is free)",
     )
     serve.add_argument(
         "--verify-workers",
         type=int,
         default=None,
-        help="processes verifying submissions (default: one per CPU; 0 verifies in a thread of the server)",
+        help="processes verifying submissions (default: one per CPU less one; 0 verifies in a thread of the server)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -298,6 +299,7 @@ async def _serve_async(
                     log_level=log_level,
                     lifespan="off",
                     server_header=False,
+                    proxy_headers=False,  # no proxy is trusted unless configured (none is, today)
                     timeout_graceful_shutdown=30,
                 )
             )

@@ -8,6 +8,9 @@ checkpoint covers it")::
     new complete-subtree hashes ──► signed checkpoint ──► ONE storage transaction (fsync)
     ──► receipts with inclusion proofs ──► every waiter resolved
 
+Batch k+1 is prepared (dedup, hashing, signing) while batch k's transaction commits in the
+driver's thread, so on a multi-core machine the two overlap; commits stay strictly ordered.
+
 A waiter is resolved only after its entry is durably committed *and* covered by a checkpoint that
 was committed in the same transaction, so a :class:`Receipt` is an offline-verifiable promise: the
 entry bytes, their index, the signed checkpoint and the audit path to its root. When the storage
@@ -65,8 +68,12 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-#: Longest time (seconds) a submission waits for its batch to close.
-DEFAULT_CHECKPOINT_INTERVAL: Final = 0.5
+#: Longest time (seconds) a submission waits for its batch to close. 0 is group commit: a batch
+#: closes as soon as the sequencer is free, and under load whatever arrives while one batch is
+#: prepared and committed forms the next. Measured with 64 clients on 2 cores: 0 gives ~1,800
+#: appends/s, 0.005 ~1,600/s, 0.01 ~1,240/s (each client waits for its receipt, so every
+#: millisecond of waiting is lost throughput); larger values only mean fewer, larger checkpoints.
+DEFAULT_CHECKPOINT_INTERVAL: Final = 0.0
 #: Most entries sequenced in one batch (one transaction, one checkpoint).
 DEFAULT_MAX_BATCH: Final = 1024
 #: Most submissions waiting to be sequenced before :meth:`Log.submit` pushes back.
