@@ -361,3 +361,25 @@ def test_reads_run_while_a_write_is_in_progress(tmp_path: Path) -> None:
         assert results[1:] == [20] * 4
 
     run(with_storage(tmp_path / "log.db", body))
+
+
+def test_the_wal_starts_over_under_continuous_appends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_storage, "CHECKPOINT_BYTES", 64 * 1024)
+    tree = Tree()
+    wal = tmp_path / "log.db-wal"
+    payload = b"x" * 4000
+
+    def big(i: int) -> NewEntry:
+        data = payload + b"%d" % i
+        return NewEntry(data, hashlib.sha256(data).digest(), "sha256:" + "ab" * 32, "CN=s", "r.example/app")
+
+    async def body(storage: SQLiteStorage) -> None:
+        largest = 0
+        for start in range(0, 2000, 50):  # ~8 MB of entries, no pause between batches
+            await tree.append(storage, [big(i) for i in range(start, start + 50)])
+            largest = max(largest, wal.stat().st_size)
+        assert largest < 4 * 1024 * 1024, f"the WAL grew to {largest} bytes"
+        assert len(await storage.get_entries(1990, 2000)) == 10
+
+    run(with_storage(tmp_path / "log.db", body))
+    assert not wal.exists() or wal.stat().st_size == 0  # truncated at close
