@@ -28,6 +28,26 @@ echo "==> installing notation-py with test extras"
 .venv/bin/python -m pip install -q --upgrade pip </dev/null
 .venv/bin/python -m pip install -q -e '.[test]' </dev/null
 
+# The independent C2SP verifier (aics-tlog) used by tests/tlog/test_independent_verifier.py needs
+# Python >= 3.12: find one (PATH, then pyenv's versions) and give it its own environment.
+if [ ! -x .venv-verifier/bin/python ]; then
+    verifier_python=""
+    for candidate in python3.14 python3.13 python3.12 \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 /usr/bin/python3.1[2-9]; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+            verifier_python="$candidate"
+            break
+        fi
+    done
+    if [ -z "$verifier_python" ]; then
+        echo "error: no Python >= 3.12 found for the independent tlog verifier (aics-tlog)" >&2
+        exit 1
+    fi
+    echo "==> creating .venv-verifier with $verifier_python"
+    "$verifier_python" -m venv .venv-verifier
+fi
+.venv-verifier/bin/python -m pip install -q "aics-tlog==0.2.1" </dev/null
+
 echo "==> ruff check"
 .venv/bin/ruff check .
 echo "==> ruff format --check"
