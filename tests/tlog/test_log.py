@@ -230,7 +230,10 @@ def test_restart_detects_a_corrupt_state(tmp_path: Path) -> None:
 
     with pytest.raises(InconsistentError, match=r"not for origin 'other\.example\.com/log'"):
         run(reopen("other.example.com/log"))
-    _corrupt(db, "UPDATE hashes SET hash = ? WHERE level = 1 AND idx = 4", b"\x00" * 32)
+    # Leaf hash 8 (bytes 256..287 of the first level-0 tile) feeds the level-1 node 4 of the root.
+    with sqlite3.connect(db) as conn:
+        (tile,) = conn.execute("SELECT data FROM tiles WHERE level = 0 AND idx = 0").fetchone()
+    _corrupt(db, "UPDATE tiles SET data = ? WHERE level = 0 AND idx = 0", tile[:256] + bytes(32) + tile[288:])
     with pytest.raises(InconsistentError, match="stored subtree hashes do not lead to the root"):
         run(reopen())
     _corrupt(db, "UPDATE log_state SET compact_range = ?", b"\x00" * 8)

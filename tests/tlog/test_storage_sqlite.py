@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tlog import merkle
 from tlog.errors import AppendConflictError, NotFoundError, StorageError
@@ -84,7 +87,7 @@ def test_open_creates_a_wal_database_with_full_sync(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"entries", "dedup", "search", "hashes", "checkpoints", "log_state"} <= tables
+    assert {"entries", "dedup", "search", "tiles", "checkpoints", "log_state"} <= tables
 
 
 def test_other_schema_version_is_refused(tmp_path: Path) -> None:
@@ -257,7 +260,7 @@ def test_failing_batch_leaves_nothing(tmp_path: Path) -> None:
             await storage.latest_state(),
             await storage.lookup_dedup([entry(i).dedup_key for i in range(10)]),
             await storage.find_by_repository("registry.example.com/app3"),
-            list(await storage._writer.execute_fetchall("SELECT COUNT(*) FROM hashes")),
+            list(await storage._writer.execute_fetchall("SELECT COUNT(*), SUM(length(data)) FROM tiles")),
             list(await storage._writer.execute_fetchall("SELECT COUNT(*) FROM checkpoints")),
         )
 
@@ -383,3 +386,44 @@ def test_the_wal_starts_over_under_continuous_appends(tmp_path: Path, monkeypatc
 
     run(with_storage(tmp_path / "log.db", body))
     assert not wal.exists() or wal.stat().st_size == 0  # truncated at close
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.integers(1, 300), min_size=1, max_size=6))
+def test_tiles_answer_every_subtree_whatever_the_batch_sizes(tmp_path: Path, batches: list[int]) -> None:
+    tree = Tree()
+    db = tmp_path / f"tiles-{uuid.uuid4().hex}.db"  # a fresh database for every example
+
+    async def body(storage: SQLiteStorage) -> None:
+        start = 0
+        for count in batches:
+            await tree.append(storage, [entry(i) for i in range(start, start + count)])
+            start += count
+        size = len(tree.leaves)
+        reference = merkle.hash_getter(tree.leaves)
+        for level in range(size.bit_length()):
+            complete = size >> level
+            assert await storage.get_hashes(level, 0, complete) == [reference(level, i) for i in range(complete)]
+            with pytest.raises(NotFoundError):
+                await storage.get_hashes(level, complete, complete + 1)
+        coordinates = [(level, i) for level in range(size.bit_length()) for i in range(0, size >> level, 7)]
+        assert await storage.get_hashes_at(coordinates) == {(lv, i): reference(lv, i) for lv, i in coordinates}
+        edge = await storage.get_hashes_at(merkle.subtree_nodes(0, size))
+        assert merkle.root_hash(size, lambda lv, i: edge[(lv, i)]) == tree.range.root()
+
+    run(with_storage(db, body))
+
+
+def test_hashes_that_do_not_extend_the_stored_tiles_are_refused(tmp_path: Path) -> None:
+    tree = Tree()
+
+    async def body(storage: SQLiteStorage) -> None:
+        await tree.append(storage, [entry(i) for i in range(5)])
+        nodes, checkpoint, state = tree.batch([entry(5)])
+        shifted = [NodeHash(n.level, n.index + 1, n.hash) for n in nodes]  # a gap at index 5
+        with pytest.raises(AppendConflictError, match="do not extend the stored tile"):
+            await storage.append_batch([entry(5)], shifted, checkpoint, state)
+        assert (await storage.latest_state()) is not None
+        assert (await storage.latest_state()).checkpoint.size == 5  # type: ignore[union-attr]
+
+    run(with_storage(tmp_path / "log.db", body))

@@ -19,15 +19,21 @@ read-only connections serves reads concurrently from the last committed snapshot
 proceed while a write is in progress). The size check in :meth:`append_batch` runs under the write
 lock, so it also protects against another *process* appending to the same file.
 
-Schema (version 2)::
+Schema (version 3)::
 
     schema_version(version)
     log_state(id = 0, size, compact_range)                  -- one row: the tree the latest checkpoint covers
     entries(idx PRIMARY KEY, data)                          -- appended in index order
     dedup(key PRIMARY KEY, idx)                             -- WITHOUT ROWID: SHA-256 of the envelope
     search(key, idx, PRIMARY KEY (key, idx))                -- WITHOUT ROWID: three rows per entry
-    hashes(level, idx, hash, PRIMARY KEY (level, idx))      -- WITHOUT ROWID: every complete subtree
+    tiles(level, idx, data, PRIMARY KEY (level, idx))       -- WITHOUT ROWID: C2SP hash tiles, latest width
     checkpoints(size PRIMARY KEY, root_hash, note)          -- every published checkpoint
+
+Hashes are stored as C2SP hash tiles: row ``(L, N)`` holds the hashes of tree level ``8·L`` at
+positions ``256·N`` onwards (up to 256 of them; the partial tile at the right edge grows batch by
+batch). A batch rewrites a handful of tile rows instead of inserting two hash rows per entry, and a
+tile read is one row. A hash at a level between tile levels is folded from at most 128 hashes of
+the tile below it (proofs read O(log n) of them; the sequencer proves new entries from memory).
 
 Write cost shapes the schema: an entry row is appended at the end of its table, and each index it
 feeds costs a B-tree insert at a random place. So the search keys share one narrow index whose key
@@ -51,9 +57,11 @@ from typing import Any, Final, TypeVar
 
 import aiosqlite
 
+from tlog import merkle
 from tlog.errors import NotFoundError, StorageError
 from tlog.storage.base import (
     DEFAULT_PAGE_SIZE,
+    MAX_READ_RANGE,
     AppendConflictError,
     LoggedEntry,
     LogState,
@@ -75,7 +83,7 @@ _JOURNAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
 #: Page cache of the write connection, in KiB.
 _WRITER_CACHE_KIB: Final = 256 * 1024
 #: Version of the schema this module creates and reads.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 #: Largest number of bound parameters used in one ``IN (...)`` list.
 _CHUNK: Final = 500
 #: Highest tree level that can hold a complete subtree (sizes are below 2^63).
@@ -101,10 +109,10 @@ _SCHEMA: Final = (
         idx INTEGER NOT NULL,
         PRIMARY KEY (key, idx)
     ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS hashes (
+    """CREATE TABLE IF NOT EXISTS tiles (
         level INTEGER NOT NULL CHECK (level >= 0),
         idx INTEGER NOT NULL CHECK (idx >= 0),
-        hash BLOB NOT NULL,
+        data BLOB NOT NULL CHECK (length(data) BETWEEN 32 AND 8192 AND length(data) % 32 = 0),
         PRIMARY KEY (level, idx)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS checkpoints (
@@ -116,6 +124,10 @@ _SCHEMA: Final = (
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
+HASH_SIZE: Final = merkle.HASH_SIZE
+#: C2SP tlog-tiles: tiles are 2^8 = 256 hashes wide.
+TILE_HEIGHT: Final = 8
+TILE_WIDTH: Final = 1 << TILE_HEIGHT
 
 _SEARCH_KINDS: Final = {"digest": b"d", "identity": b"i", "repository": b"r"}
 _SEARCH_KEY_SIZE: Final = 16
@@ -312,9 +324,7 @@ class SQLiteStorage(Storage):
                 )
             ],
         )
-        await conn.executemany(
-            "INSERT INTO hashes (level, idx, hash) VALUES (?, ?, ?)", [(h.level, h.index, h.hash) for h in hashes]
-        )
+        await _extend_tiles(conn, hashes)
         await conn.execute(
             "INSERT INTO checkpoints (size, root_hash, note) VALUES (?, ?, ?)",
             (checkpoint.size, checkpoint.root_hash, checkpoint.note),
@@ -369,31 +379,50 @@ class SQLiteStorage(Storage):
         """See :meth:`Storage.get_hashes`."""
         _check_level(level)
         check_range(start, end, "hash")
+        tile_level, shift = divmod(level, TILE_HEIGHT)
+        if (end - start) << shift > MAX_READ_RANGE:
+            raise ValueError(f"level-{level} range [{start}, {end}) needs more than {MAX_READ_RANGE} stored hashes")
+        if start == end:
+            return []
+        first, last = (start << shift) // TILE_WIDTH, ((end << shift) - 1) // TILE_WIDTH
         rows = await self._fetch_all(
-            "SELECT hash FROM hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", (level, start, end)
+            "SELECT idx, data FROM tiles WHERE level = ? AND idx >= ? AND idx <= ? ORDER BY idx",
+            (tile_level, first, last),
         )
-        if len(rows) != end - start:
+        below = b"".join(bytes(r[1]) for r in rows)
+        if [int(r[0]) for r in rows] != list(range(first, last + 1)) or len(below) < (
+            (end << shift) - first * TILE_WIDTH
+        ) * HASH_SIZE:
             raise NotFoundError(f"level-{level} subtrees [{start}, {end}) are not all complete in the log")
-        return [bytes(r[0]) for r in rows]
+        offset = first * TILE_WIDTH
+        return [_fold(below, (i << shift) - offset, 1 << shift) for i in range(start, end)]
 
     async def get_hashes_at(self, coordinates: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """See :meth:`Storage.get_hashes_at`."""
-        by_level: dict[int, set[int]] = {}
+        """See :meth:`Storage.get_hashes_at` (one query for all the tiles the coordinates fall in)."""
+        wanted: dict[tuple[int, int], tuple[int, int, int]] = {}
         for level, index in coordinates:
             _check_level(level)
-            by_level.setdefault(level, set()).add(index)
+            if index < 0:
+                raise ValueError(f"invalid subtree index {index}")
+            tile_level, shift = divmod(level, TILE_HEIGHT)
+            position = index << shift  # first hash of the subtree at the tile level below it
+            wanted[(level, index)] = (tile_level, position // TILE_WIDTH, shift)
+        tiles: dict[tuple[int, int], bytes] = {}
+        keys = sorted({(t, n) for t, n, _ in wanted.values()})
+        for chunk in _chunks(keys):
+            marks = ",".join("(?, ?)" for _ in chunk)
+            for tile_level, idx, data in await self._fetch_all(
+                f"SELECT level, idx, data FROM tiles WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608 - only '?' marks
+                [value for key in chunk for value in key],
+            ):
+                tiles[(int(tile_level), int(idx))] = bytes(data)
         found: dict[tuple[int, int], bytes] = {}
-        for level, indices in sorted(by_level.items()):
-            for chunk in _chunks(sorted(indices)):
-                marks = ",".join("?" * len(chunk))
-                for idx, digest in await self._fetch_all(
-                    f"SELECT idx, hash FROM hashes WHERE level = ? AND idx IN ({marks})",  # noqa: S608 - only '?' marks
-                    (level, *chunk),
-                ):
-                    found[(level, int(idx))] = bytes(digest)
-            missing = sorted(i for i in indices if (level, i) not in found)
-            if missing:
-                raise NotFoundError(f"level-{level} subtree {missing[0]} is not complete in the log")
+        for (level, index), (tile_level, idx, shift) in sorted(wanted.items()):
+            offset = (index << shift) - idx * TILE_WIDTH
+            data = tiles.get((tile_level, idx), b"")
+            if len(data) < (offset + (1 << shift)) * HASH_SIZE:
+                raise NotFoundError(f"level-{level} subtree {index} is not complete in the log")
+            found[(level, index)] = _fold(data, offset, 1 << shift)
         return found
 
     # --- search -----------------------------------------------------------------------------------
@@ -480,6 +509,50 @@ async def _row(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ())
 async def _scalar(conn: aiosqlite.Connection, sql: str) -> Any:
     row = await _row(conn, sql)
     return None if row is None else row[0]
+
+
+def _fold(hashes: bytes, offset: int, count: int) -> bytes:
+    """The hash of the complete subtree over ``count`` (a power of two) consecutive hashes from ``offset``."""
+    level = [hashes[i * HASH_SIZE : (i + 1) * HASH_SIZE] for i in range(offset, offset + count)]
+    while len(level) > 1:
+        level = [merkle.node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+async def _extend_tiles(conn: aiosqlite.Connection, hashes: Sequence[NodeHash]) -> None:
+    """Append the new subtree hashes at tile levels (0, 8, 16, …) to their tile rows.
+
+    Within a level the new hashes are consecutive and must start exactly where the stored tile
+    ends (the sequencer's tree and the stored one agree, or the batch is refused).
+    """
+    by_tile: dict[tuple[int, int], list[NodeHash]] = {}
+    for node in hashes:
+        tile_level, remainder = divmod(node.level, TILE_HEIGHT)
+        if not remainder:
+            by_tile.setdefault((tile_level, node.index // TILE_WIDTH), []).append(node)
+    if not by_tile:
+        return
+    keys = sorted(by_tile)
+    stored: dict[tuple[int, int], bytes] = {}
+    for chunk in _chunks(keys):
+        marks = ",".join("(?, ?)" for _ in chunk)
+        for tile_level, idx, data in await conn.execute_fetchall(
+            f"SELECT level, idx, data FROM tiles WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608 - only '?' marks
+            [value for key in chunk for value in key],
+        ):
+            stored[(int(tile_level), int(idx))] = bytes(data)
+    rows = []
+    for key in keys:
+        nodes = sorted(by_tile[key], key=lambda n: n.index)
+        data = stored.get(key, b"")
+        first = key[1] * TILE_WIDTH + len(data) // HASH_SIZE
+        if [n.index for n in nodes] != list(range(first, first + len(nodes))):
+            raise AppendConflictError(
+                f"new level-{key[0] * TILE_HEIGHT} hashes {nodes[0].index}.. do not extend the stored tile "
+                f"{key[1]} (which ends at {first})"
+            )
+        rows.append((key[0], key[1], data + b"".join(n.hash for n in nodes)))
+    await conn.executemany("INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)", rows)
 
 
 def _check_level(level: int) -> None:
