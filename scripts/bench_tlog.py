@@ -667,6 +667,16 @@ def _db_size(path: Path) -> tuple[int, int]:
     return main, side
 
 
+async def measured_phase(number: int, log: Log, records: Sequence[NewEntry]) -> float:
+    """Let pending writeback settle, append ``records`` and print the phase; returns entries/s."""
+    print(f"settle: {settle()}")
+    first_size = log.size
+    seconds = await timed_append(log, records)
+    rate = len(records) / seconds
+    print(f"phase {number}: entries {first_size}..{log.size}, {seconds:.3f} s, {rate:.0f}/s, rss {_rss_mb():.0f} MB")
+    return rate
+
+
 async def flat(args: argparse.Namespace, directory: Path, pool: Executor) -> None:
     m: int = args.entries
     target: int = args.prefill
@@ -682,27 +692,12 @@ async def flat(args: argparse.Namespace, directory: Path, pool: Executor) -> Non
         log = await Log.open(storage, signer, ORIGIN, checkpoint_interval=0.05, max_pending=max(DEFAULT_MAX_PENDING, m))
         try:
             await prefill(log, lead, synthetic)
-            print(f"settle: {settle()}")
-            first_size = log.size
-            small_seconds = await timed_append(log, records)
-            small = m / small_seconds
-            print(
-                f"phase 1: entries {first_size}..{log.size}, {small_seconds:.3f} s, {small:.0f}/s, "
-                f"rss {_rss_mb():.0f} MB"
-            )
+            small = await measured_phase(1, log, records)
             del records
 
             await prefill(log, target, synthetic)
             print(f"# building and verifying {m} entries ...", file=sys.stderr)
-            records = build_records(pool, m)
-            print(f"settle: {settle()}")
-            second_size = log.size
-            large_seconds = await timed_append(log, records)
-            large = m / large_seconds
-            print(
-                f"phase 2: entries {second_size}..{log.size}, {large_seconds:.3f} s, {large:.0f}/s, "
-                f"rss {_rss_mb():.0f} MB"
-            )
+            large = await measured_phase(2, log, build_records(pool, m))
             final_size = log.size
             open_main, open_side = _db_size(path)
         finally:

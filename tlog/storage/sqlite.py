@@ -50,7 +50,7 @@ import contextlib
 import hashlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -407,15 +407,7 @@ class SQLiteStorage(Storage):
             tile_level, shift = divmod(level, TILE_HEIGHT)
             position = index << shift  # first hash of the subtree at the tile level below it
             wanted[(level, index)] = (tile_level, position // TILE_WIDTH, shift)
-        tiles: dict[tuple[int, int], bytes] = {}
-        keys = sorted({(t, n) for t, n, _ in wanted.values()})
-        for chunk in _chunks(keys):
-            marks = ",".join("(?, ?)" for _ in chunk)
-            for tile_level, idx, data in await self._fetch_all(
-                f"SELECT level, idx, data FROM tiles WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608 - only '?' marks
-                [value for key in chunk for value in key],
-            ):
-                tiles[(int(tile_level), int(idx))] = bytes(data)
+        tiles = await _select_tiles(self._fetch_all, sorted({(t, n) for t, n, _ in wanted.values()}))
         found: dict[tuple[int, int], bytes] = {}
         for (level, index), (tile_level, idx, shift) in sorted(wanted.items()):
             offset = (index << shift) - idx * TILE_WIDTH
@@ -519,6 +511,21 @@ def _fold(hashes: bytes, offset: int, count: int) -> bytes:
     return level[0]
 
 
+async def _select_tiles(
+    fetch: Callable[[str, Sequence[Any]], Awaitable[Iterable[Any]]], keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored tile rows ``(tile level, index) -> data`` among ``keys`` (missing ones are absent)."""
+    found: dict[tuple[int, int], bytes] = {}
+    for chunk in _chunks(keys):
+        marks = ",".join("(?, ?)" for _ in chunk)
+        for tile_level, idx, data in await fetch(
+            f"SELECT level, idx, data FROM tiles WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608 - only '?' marks
+            [value for key in chunk for value in key],
+        ):
+            found[(int(tile_level), int(idx))] = bytes(data)
+    return found
+
+
 async def _extend_tiles(conn: aiosqlite.Connection, hashes: Sequence[NodeHash]) -> None:
     """Append the new subtree hashes at tile levels (0, 8, 16, …) to their tile rows.
 
@@ -533,14 +540,7 @@ async def _extend_tiles(conn: aiosqlite.Connection, hashes: Sequence[NodeHash]) 
     if not by_tile:
         return
     keys = sorted(by_tile)
-    stored: dict[tuple[int, int], bytes] = {}
-    for chunk in _chunks(keys):
-        marks = ",".join("(?, ?)" for _ in chunk)
-        for tile_level, idx, data in await conn.execute_fetchall(
-            f"SELECT level, idx, data FROM tiles WHERE (level, idx) IN (VALUES {marks})",  # noqa: S608 - only '?' marks
-            [value for key in chunk for value in key],
-        ):
-            stored[(int(tile_level), int(idx))] = bytes(data)
+    stored = await _select_tiles(conn.execute_fetchall, keys)
     rows = []
     for key in keys:
         nodes = sorted(by_tile[key], key=lambda n: n.index)
