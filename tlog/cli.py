@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from tlog import __version__
-from tlog.config import LogConfig, init_log_dir, load_log_dir, load_tokens
+from tlog.config import TOKENS_ENV, LogConfig, init_log_dir, load_log_dir, load_tokens, tokens_from_env
 from tlog.errors import ConfigError, TlogError
 
 if TYPE_CHECKING:
@@ -67,7 +68,16 @@ def _parser() -> _Parser:
     serve = commands.add_parser("serve", help="serve a log over HTTP")
     serve.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
     serve.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to listen on (default 127.0.0.1:8080)")
-    serve.add_argument("--token-file", type=Path, help="file of bearer tokens allowed to submit (one a line)")
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"file of bearer tokens allowed to submit (one a line); ${TOKENS_ENV} may hold more",
+    )
+    serve.add_argument(
+        "--prefix",
+        default="",
+        help="URL path under which everything is served, e.g. /notary-log (default: the server root)",
+    )
     serve.add_argument(
         "--checkpoint-interval",
         type=float,
@@ -181,6 +191,17 @@ async def _create_database(config: LogConfig, signer: Signer) -> None:
 # --- serve ----------------------------------------------------------------------------------------
 
 
+def _check_prefix(prefix: str) -> str:
+    """A URL path prefix: empty, or ``/segment[/segment…]`` of unreserved characters, no trailing slash."""
+    if prefix in ("", "/"):
+        return ""
+    segments = prefix.split("/")
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+    if segments[0] or any(not seg or seg in (".", "..") or not set(seg) <= allowed for seg in segments[1:]):
+        raise _UsageError(f"invalid --prefix {prefix!r}: use a path such as /notary-log (letters, digits, -._~)")
+    return prefix
+
+
 def _parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port_text = listen.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
@@ -208,17 +229,21 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_log_dir(args.dir)
     signer = config.load_signer()
     tokens = load_tokens(args.token_file) if args.token_file is not None else frozenset()
+    if os.environ.get(TOKENS_ENV):
+        tokens |= tokens_from_env(os.environ[TOKENS_ENV])
+    prefix = _check_prefix(args.prefix)
     anonymous = False
     if not tokens:
         if is_loopback(host):
             anonymous = True
             print(
-                f"tlog: warning: no --token-file: anyone who can connect to {host} may submit entries",
+                f"tlog: warning: no --token-file or ${TOKENS_ENV}: anyone who can connect to {host} may submit entries",
                 file=sys.stderr,
             )
         else:
             print(
-                f"tlog: warning: no --token-file and {host} is not a loopback address: submissions are disabled "
+                f"tlog: warning: no --token-file or ${TOKENS_ENV} and {host} is not a loopback address: "
+                "submissions are disabled "
                 "(read-only log)",
                 file=sys.stderr,
             )
@@ -232,6 +257,7 @@ def _serve(args: argparse.Namespace) -> int:
                 port=port,
                 tokens=tokens,
                 anonymous=anonymous,
+                prefix=prefix,
                 interval=interval,
                 workers=workers,
                 log_level=args.log_level,
@@ -256,6 +282,7 @@ async def _serve_async(
     port: int,
     tokens: frozenset[str],
     anonymous: bool,
+    prefix: str,
     interval: float,
     workers: int | None,
     log_level: str,
@@ -290,7 +317,7 @@ async def _serve_async(
         verifier: SubmissionVerifier = InlineVerifier() if workers == 0 else ProcessVerifier(workers)
         try:
             await verifier.start()
-            app = create_app(log, tokens=tokens, allow_anonymous_writes=anonymous, verifier=verifier)
+            app = create_app(log, tokens=tokens, allow_anonymous_writes=anonymous, verifier=verifier, prefix=prefix)
             server = _Server(
                 uvicorn.Config(
                     app,
@@ -303,7 +330,7 @@ async def _serve_async(
                     timeout_graceful_shutdown=30,
                 )
             )
-            announce = asyncio.create_task(_announce(server, config))
+            announce = asyncio.create_task(_announce(server, config, prefix))
             try:
                 await server.serve()  # uvicorn logs the error and exits 1 when it cannot listen
             finally:
@@ -317,7 +344,7 @@ async def _serve_async(
     return EXIT_OK
 
 
-async def _announce(server: uvicorn.Server, config: LogConfig) -> None:
+async def _announce(server: uvicorn.Server, config: LogConfig, prefix: str) -> None:
     """Print the address actually bound (useful with port 0) once the server has started."""
     while not server.started:
         await asyncio.sleep(0.02)
@@ -325,7 +352,7 @@ async def _announce(server: uvicorn.Server, config: LogConfig) -> None:
         for sock in listener.sockets:
             address = sock.getsockname()
             host = f"[{address[0]}]" if ":" in address[0] else address[0]
-            print(f"tlog: serving {config.origin} on http://{host}:{address[1]}", file=sys.stderr, flush=True)
+            print(f"tlog: serving {config.origin} on http://{host}:{address[1]}{prefix}", file=sys.stderr, flush=True)
 
 
 # --- clients: prove, verify-proof, audit ------------------------------------------------------------------

@@ -30,11 +30,13 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_DATABASE",
     "DEFAULT_KEY_FILE",
+    "TOKENS_ENV",
     "LogConfig",
     "check_origin",
     "init_log_dir",
     "load_log_dir",
     "load_tokens",
+    "tokens_from_env",
 ]
 
 #: Configuration file name inside the data directory.
@@ -43,6 +45,8 @@ CONFIG_FILE: Final = "config.json"
 DEFAULT_KEY_FILE: Final = "log-key.pem"
 #: Default database file name.
 DEFAULT_DATABASE: Final = "log.db"
+#: Environment variable holding bearer tokens (comma or whitespace separated), beside --token-file.
+TOKENS_ENV: Final = "TLOG_TOKENS"
 #: Largest configuration, key or token file read.
 _MAX_FILE_SIZE: Final = 1 << 20
 _CONFIG_FIELDS: Final = frozenset({"origin", "keyFile", "database"})
@@ -208,11 +212,27 @@ def load_tokens(path: Path) -> frozenset[str]:
         token = line.strip()
         if not token or token.startswith("#"):
             continue
-        if any(ch.isspace() or not ch.isprintable() for ch in token):
-            raise ConfigError(f"{str(path)!r} line {number}: a token must not contain spaces or control characters")
-        if len(token) < 16:
-            raise ConfigError(f"{str(path)!r} line {number}: a token must be at least 16 characters long")
-        tokens.add(token)
+        tokens.add(_check_token(token, f"{str(path)!r} line {number}"))
     if not tokens:
         raise ConfigError(f"the token file {str(path)!r} holds no token")
     return frozenset(tokens)
+
+
+def tokens_from_env(value: str, name: str = TOKENS_ENV) -> frozenset[str]:
+    """Bearer tokens from an environment variable: separated by commas or whitespace.
+
+    Raises:
+        ConfigError: the variable holds no token, or a token is malformed.
+    """
+    tokens = {_check_token(token, f"${name}") for token in value.replace(",", " ").split()}
+    if not tokens:
+        raise ConfigError(f"${name} is set but holds no token")
+    return frozenset(tokens)
+
+
+def _check_token(token: str, where: str) -> str:
+    if not token.isascii() or any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ConfigError(f"{where}: a token must be printable ASCII without spaces")
+    if len(token) < 16:
+        raise ConfigError(f"{where}: a token must be at least 16 characters long")
+    return token

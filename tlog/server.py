@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tlog import merkle
@@ -249,6 +249,7 @@ def create_app(
     max_body: int = MAX_SUBMISSION_SIZE,
     verifier: SubmissionVerifier | None = None,
     tile_cache_bytes: int = DEFAULT_TILE_CACHE_BYTES,
+    prefix: str = "",
 ) -> ASGIApp:
     """The ASGI application (Starlette) serving ``log`` (which must be started, and outlive the app).
 
@@ -261,7 +262,10 @@ def create_app(
         verifier: Verifies submissions (started by the caller, who also closes it); by default in a
             thread of this process (:class:`~tlog.verifier.InlineVerifier`).
         tile_cache_bytes: Memory for caching full tiles and entry bundles (0 disables the cache).
+        prefix: URL path under which every route is served (``""``: the root; else ``/a[/b…]``).
     """
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise ValueError(f"URL prefix {prefix!r} must start with '/' and not end with one")
     storage = log.storage
     check = verifier or InlineVerifier()
     tiles = _TileCache(tile_cache_bytes)
@@ -322,7 +326,7 @@ def create_app(
         return JSONResponse(
             receipt_json(receipt),
             status_code=200 if receipt.duplicate else 201,
-            headers={"Location": f"/v1/entries/{receipt.index}", "Cache-Control": _NO_STORE},
+            headers={"Location": f"{prefix}/v1/entries/{receipt.index}", "Cache-Control": _NO_STORE},
         )
 
     async def get_checkpoint(request: Request) -> Response:
@@ -459,7 +463,9 @@ def create_app(
         Route("/v1/proof/consistency", _endpoint(get_consistency), methods=["GET"]),
         Route("/v1/search", _endpoint(search), methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: http_error})
+    mounted: list[BaseRoute] = [Mount(prefix, routes=routes)] if prefix else list(routes)
+    app = Starlette(routes=mounted, exception_handlers={HTTPException: http_error, Exception: http_error})
+    submit_path = prefix + "/v1/entries"
 
     async def submissions_first(scope: Scope, receive: Receive, send: Send) -> None:
         """Serve ``POST /v1/entries`` directly and everything else through Starlette's router.
@@ -468,7 +474,7 @@ def create_app(
         skipping the middleware stack and route matching saves about a fifth of the server's CPU
         per submission.
         """
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v1/entries":
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == submit_path:
             try:
                 response = await add_entry(Request(scope, receive))
             except Exception as exc:

@@ -65,8 +65,11 @@ class Served:
 
 
 @contextmanager
-def serve(directory: Path, *extra: str | Path) -> Iterator[Served]:
-    """Start ``tlog serve`` on a free port; stop it with SIGTERM afterwards (if still running)."""
+def serve(directory: Path, *extra: str | Path, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """Start ``tlog serve`` on a free port; stop it with SIGTERM afterwards (if still running).
+
+    ``env`` adds variables to the server's environment.
+    """
     process = subprocess.Popen(
         [
             *_TLOG,
@@ -82,6 +85,7 @@ def serve(directory: Path, *extra: str | Path) -> Iterator[Served]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stderr is not None
@@ -227,6 +231,58 @@ def test_serve_without_tokens_on_loopback_accepts_anonymous_writes_and_warns(tmp
     assert doc["index"] == 0
     proof = TlogProof.from_bytes(doc["proof"].encode())
     assert verify_proof(proof, merkle.leaf_hash(base64.b64decode(doc["entry"])), [verifier], ORIGIN).size == 1
+
+
+def test_serve_under_a_prefix_with_tokens_from_the_environment(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    verifier = init(directory)
+    env = {"TLOG_TOKENS": f"  {TOKEN},another-token-0123456789 "}
+    with serve(directory, "--prefix", "/notary/log", env=env) as served:
+        assert served.url.endswith("/notary/log")
+        root = served.url.removesuffix("/notary/log")
+        with httpx.Client(base_url=served.url, timeout=30) as client:
+            assert client.post("/v1/entries", json=submission("cli-prefix-anon")).status_code == 401
+            response = client.post(
+                "/v1/entries",
+                json=submission("cli-prefix"),
+                headers={"Authorization": "Bearer another-token-0123456789"},
+            )
+            assert response.status_code == 201, response.text
+            assert response.headers["location"] == "/notary/log/v1/entries/0"
+            assert open_checkpoint(client.get("/checkpoint").content, [verifier], ORIGIN).size == 1
+            assert client.get("/tile/entries/000.p/1").status_code == 200
+        assert httpx.get(root + "/checkpoint").status_code == 404
+        assert httpx.post(root + "/v1/entries", json={}).status_code == 404
+        result = tlog("audit", served.url, "--vkey", verifier.vkey)
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--prefix", "notary"], {}, "invalid --prefix"),
+        (["--prefix", "/a/../b"], {}, "invalid --prefix"),
+        (["--prefix", "/a/"], {}, "invalid --prefix"),
+        ([], {"TLOG_TOKENS": "short"}, "at least 16 characters"),
+        ([], {"TLOG_TOKENS": " , "}, "holds no token"),
+    ],
+)
+def test_serve_refuses_bad_prefix_and_tokens(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    directory = tmp_path / "log"
+    init(directory)
+    result = subprocess.run(
+        [*_TLOG, "serve", "--dir", str(directory), "--listen", "127.0.0.1:0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # --- prove, verify-proof, audit ----------------------------------------------------------------------------
