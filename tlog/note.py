@@ -190,24 +190,14 @@ class Verifier(ABC):
         return f"{type(self).__name__}({self.vkey!r})"
 
 
-class _Ed25519KeyVerifier(Verifier):
-    """Shared code of the two Ed25519-based verifiers."""
+class _Ed25519KeyIdentity:
+    """Name, key ID, public key and verifier key string of an Ed25519-based key (signer or verifier)."""
 
-    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+    __slots__ = ()
     SIG_TYPE: int = SIG_TYPE_ED25519
-
-    def __init__(self, name: str, public_key: bytes) -> None:
-        check_key_name(name)
-        public_key = bytes(public_key)
-        if len(public_key) != _ED25519_KEY_SIZE:
-            raise FormatError(f"Ed25519 public key is {len(public_key)} bytes, not {_ED25519_KEY_SIZE}")
-        try:
-            self._key = Ed25519PublicKey.from_public_bytes(public_key)
-        except ValueError as exc:
-            raise FormatError("invalid Ed25519 public key") from exc
-        self._name = name
-        self._public_key = public_key
-        self._key_id = key_id(name, self.SIG_TYPE, public_key)
+    _name: str
+    _key_id: bytes
+    _public_key: bytes
 
     @property
     def name(self) -> str:
@@ -226,8 +216,27 @@ class _Ed25519KeyVerifier(Verifier):
 
     @property
     def vkey(self) -> str:
-        """Verifier key string."""
+        """Verifier key string ``<name>+<hex key ID>+<base64(type || public key)>``."""
         return format_vkey(self._name, self._key_id, self.SIG_TYPE, self._public_key)
+
+
+class _Ed25519KeyVerifier(_Ed25519KeyIdentity, Verifier):
+    """Shared code of the two Ed25519-based verifiers."""
+
+    __slots__ = ("_key", "_key_id", "_name", "_public_key")
+
+    def __init__(self, name: str, public_key: bytes) -> None:
+        check_key_name(name)
+        public_key = bytes(public_key)
+        if len(public_key) != _ED25519_KEY_SIZE:
+            raise FormatError(f"Ed25519 public key is {len(public_key)} bytes, not {_ED25519_KEY_SIZE}")
+        try:
+            self._key = Ed25519PublicKey.from_public_bytes(public_key)
+        except ValueError as exc:
+            raise FormatError("invalid Ed25519 public key") from exc
+        self._name = name
+        self._public_key = public_key
+        self._key_id = key_id(name, self.SIG_TYPE, public_key)
 
     def _check(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -309,10 +318,8 @@ def _private_key_from_seed(seed: bytes) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-class _Ed25519KeySigner(ABC):
+class _Ed25519KeySigner(_Ed25519KeyIdentity, ABC):
     """Shared code of the two Ed25519-based signers."""
-
-    SIG_TYPE: int = SIG_TYPE_ED25519
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         check_key_name(name)
@@ -324,26 +331,6 @@ class _Ed25519KeySigner(ABC):
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         self._key_id = key_id(name, self.SIG_TYPE, self._public_key)
-
-    @property
-    def name(self) -> str:
-        """Key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        """4-byte key ID."""
-        return self._key_id
-
-    @property
-    def public_key(self) -> bytes:
-        """Raw 32-byte Ed25519 public key."""
-        return self._public_key
-
-    @property
-    def vkey(self) -> str:
-        """Verifier key string for this signer's public key."""
-        return format_vkey(self._name, self._key_id, self.SIG_TYPE, self._public_key)
 
     @property
     def seed(self) -> bytes:
