@@ -3,7 +3,8 @@
 ::
 
     tlog init --dir DIR --origin ORIGIN
-    tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--checkpoint-interval 0]
+    tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--prefix /PATH]
+               [--checkpoint-interval 0] [--verify-workers N]      (tokens also from $TLOG_TOKENS)
     tlog prove --url URL --index N --vkey VKEY [--out FILE] [--entry-out FILE]
     tlog verify-proof --vkey VKEY --proof FILE --entry FILE
     tlog audit URL --vkey VKEY
