@@ -28,8 +28,10 @@ echo "==> installing notation-py with test extras"
 .venv/bin/python -m pip install -q --upgrade pip </dev/null
 .venv/bin/python -m pip install -q -e '.[test]' </dev/null
 
-# The independent C2SP verifier (aics-tlog) used by tests/tlog/test_independent_verifier.py needs
-# Python >= 3.12: find one (PATH, then pyenv's versions) and give it its own environment.
+# The independent C2SP verifier (aics-tlog) used by tests/tlog/test_independent_verifier.py declares
+# Python >= 3.12: find one (PATH, then pyenv's versions) and give it its own environment. Without
+# one, it is installed on this Python anyway (it imports and passes the test on 3.11), with a warning.
+verifier_pip_flags=()
 if [ ! -x .venv-verifier/bin/python ]; then
     verifier_python=""
     for candidate in python3.14 python3.13 python3.12 \
@@ -40,13 +42,16 @@ if [ ! -x .venv-verifier/bin/python ]; then
         fi
     done
     if [ -z "$verifier_python" ]; then
-        echo "error: no Python >= 3.12 found for the independent tlog verifier (aics-tlog)" >&2
-        exit 1
+        verifier_python="$PYTHON"
+        echo "warning: no Python >= 3.12 found; the independent tlog verifier (aics-tlog) runs on $("$PYTHON" --version)" >&2
     fi
     echo "==> creating .venv-verifier with $verifier_python"
     "$verifier_python" -m venv .venv-verifier
 fi
-.venv-verifier/bin/python -m pip install -q "aics-tlog==0.2.1" </dev/null
+if ! .venv-verifier/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+    verifier_pip_flags=(--ignore-requires-python)
+fi
+.venv-verifier/bin/python -m pip install -q "${verifier_pip_flags[@]}" "aics-tlog==0.2.1" </dev/null
 
 echo "==> ruff check"
 .venv/bin/ruff check .
