@@ -15,6 +15,7 @@ Every error raised on purpose by ``tlog`` derives from :class:`TlogError`; calle
     ├── AuthError                  a request is not authenticated or not authorised
     ├── ConfigError                a log data directory, key file or token file is missing or malformed
     ├── LogOverloadedError         too many submissions are waiting to be sequenced (retry later)
+    ├── UnavailableError           verification workers cannot start or died (retry later)
     └── StorageError               the storage backend failed (I/O, locking, database)
         └── AppendConflictError    another writer appended first (the batch is re-sequenced)
 
@@ -83,6 +84,10 @@ class LogOverloadedError(TlogError):
     """Too many submissions are waiting to be sequenced; the client should retry later (HTTP 503)."""
 
 
+class UnavailableError(TlogError):
+    """A part of the service other than storage is not working: verification workers cannot start or died."""
+
+
 class StorageError(TlogError):
     """The storage backend failed (I/O, locking, database)."""
 
@@ -106,5 +111,6 @@ __all__ = [
     "SignatureError",
     "StorageError",
     "TlogError",
+    "UnavailableError",
     "UnverifiedNoteError",
 ]

@@ -54,6 +54,7 @@ from tlog.errors import (
     ProofError,
     SignatureError,
     StorageError,
+    UnavailableError,
 )
 from tlog.log import Log, Receipt, consistency_proof, inclusion_proof
 from tlog.proof import TlogProof
@@ -122,6 +123,7 @@ def error_response(exc: BaseException) -> JSONResponse:
     :class:`AuthError`                   401    ``unauthorized``
     :class:`NotFoundError`               404    ``not_found``
     :class:`LogOverloadedError`          503    ``overloaded`` (Retry-After)
+    :class:`UnavailableError`            503    ``unavailable`` (Retry-After)
     :class:`StorageError`                503    ``storage_unavailable``
     :class:`InconsistentError`, other    500    ``internal_error`` (logged, no detail leaked)
     ===================================  =====  ======================
@@ -145,6 +147,9 @@ def error_response(exc: BaseException) -> JSONResponse:
         return _json_error(404, "not_found", exc.message)
     if isinstance(exc, LogOverloadedError):
         return _json_error(503, "overloaded", exc.message, {"Retry-After": "1"})
+    if isinstance(exc, UnavailableError):
+        _log.error("unavailable: %s", exc.message)
+        return _json_error(503, "unavailable", exc.message, {"Retry-After": "5"})
     if isinstance(exc, StorageError):
         _log.error("storage failure: %s", exc.message)
         return _json_error(

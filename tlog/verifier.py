@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from tlog.entry import Submission, build_entry
-from tlog.errors import StorageError
+from tlog.errors import UnavailableError
 from tlog.storage.base import NewEntry
 
 __all__ = [
@@ -149,8 +149,15 @@ class ProcessVerifier(SubmissionVerifier):
             return
         self._pool = self._new_pool()
         loop = asyncio.get_running_loop()
-        # One empty task per worker imports the verification code in every process before the first request.
-        await asyncio.gather(*(loop.run_in_executor(self._pool, verify_submissions, []) for _ in range(self._workers)))
+        try:
+            # One empty task per worker imports the verification code in every process before the first request.
+            await asyncio.gather(
+                *(loop.run_in_executor(self._pool, verify_submissions, []) for _ in range(self._workers))
+            )
+        except Exception as exc:  # cannot fork, out of memory, a broken installation in the workers
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise UnavailableError(f"cannot start {self._workers} verification worker process(es): {exc}") from exc
         self._slots = asyncio.Semaphore(self._workers)
         self._dispatcher = asyncio.create_task(self._dispatch(), name="tlog-verifier")
 
@@ -176,7 +183,7 @@ class ProcessVerifier(SubmissionVerifier):
             await asyncio.gather(*self._inflight, return_exceptions=True)
         for _, future in self._queue:
             if not future.done():
-                future.set_exception(StorageError("the log is shutting down"))
+                future.set_exception(UnavailableError("the log is shutting down"))
         self._queue.clear()
         if self._pool is not None:
             pool, self._pool = self._pool, None
@@ -185,7 +192,7 @@ class ProcessVerifier(SubmissionVerifier):
     async def verify(self, body: bytes) -> NewEntry:
         """See :meth:`SubmissionVerifier.verify`."""
         if self._closed or self._dispatcher is None:
-            raise StorageError("the submission verifier is not running")
+            raise UnavailableError("the submission verifier is not running")
         future: asyncio.Future[NewEntry] = asyncio.get_running_loop().create_future()
         self._queue.append((body, future))
         self._wakeup.set()
@@ -216,7 +223,7 @@ class ProcessVerifier(SubmissionVerifier):
                 # A broken pool refuses all later work: replace it (its processes are already gone).
                 self._pool = self._new_pool()
                 pool.shutdown(wait=False)
-            error = StorageError("verification workers are unavailable; retry later")
+            error = UnavailableError("verification workers are unavailable; retry later")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)

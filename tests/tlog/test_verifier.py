@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import multiprocessing
 import os
@@ -15,7 +16,7 @@ import pytest
 
 from tests.tlog.test_server import submission
 from tlog.entry import Submission, build_entry
-from tlog.errors import FormatError, InvalidEntryError, StorageError, TlogError
+from tlog.errors import FormatError, InvalidEntryError, TlogError, UnavailableError
 from tlog.storage.base import NewEntry
 from tlog.verifier import InlineVerifier, ProcessVerifier, SubmissionVerifier, verify_submissions
 
@@ -105,12 +106,12 @@ def test_a_batch_with_bad_submissions_fails_only_those(kind: str) -> None:
 def test_closed_verifier_refuses_work() -> None:
     async def main() -> None:
         verifier = ProcessVerifier(1)
-        with pytest.raises(StorageError, match="not running"):
+        with pytest.raises(UnavailableError, match="not running"):
             await verifier.verify(b"{}")
         await verifier.start()
         await verifier.close()
         await verifier.close()  # idempotent
-        with pytest.raises(StorageError, match="not running"):
+        with pytest.raises(UnavailableError, match="not running"):
             await verifier.verify(body(submission("after-close")))
 
     asyncio.run(main())
@@ -124,7 +125,7 @@ def test_a_killed_worker_fails_its_batch_and_the_pool_is_replaced() -> None:
             for child in multiprocessing.active_children():
                 os.kill(child.pid or 0, signal.SIGKILL)
                 child.join(10)  # dead before the next submission is sent
-            with pytest.raises(StorageError, match="retry later"):
+            with pytest.raises(UnavailableError, match="retry later"):
                 await verifier.verify(body(submission("killed-1")))
             data = body(submission("killed-2"))
             assert await verifier.verify(data) == build_entry(Submission.from_json(data)).to_record()
@@ -144,3 +145,26 @@ def test_verify_submissions_returns_errors_in_place() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="positive"):
         ProcessVerifier(1, batch=0)
+
+
+def _failing_initializer() -> None:
+    raise RuntimeError("no verification in this worker")
+
+
+class _BrokenStartVerifier(ProcessVerifier):
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_failing_initializer
+        )
+
+
+def test_workers_that_cannot_start_are_a_clear_error() -> None:
+    async def main() -> None:
+        verifier = _BrokenStartVerifier(1)
+        with pytest.raises(UnavailableError, match=r"cannot start 1 verification worker process\(es\)"):
+            await verifier.start()
+        with pytest.raises(UnavailableError, match="not running"):
+            await verifier.verify(b"{}")
+        await verifier.close()
+
+    asyncio.run(main())
