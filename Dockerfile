@@ -5,8 +5,9 @@
 #   docker run -d -p 8080:8080 -v tlog-data:/data tlog \
 #       serve --dir /data --listen 0.0.0.0:8080 --token-file /data/tokens
 #
-# Without --token-file the log is read-only on a non-loopback address. SIGTERM (docker stop) shuts
-# the server down gracefully: in-flight submissions are committed and answered first.
+# Tokens may also come from the environment (docker run -e TLOG_TOKENS=...). Without any token the
+# log is read-only on a non-loopback address. SIGTERM (docker stop) shuts the server down
+# gracefully: in-flight submissions are committed and answered first.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
