@@ -192,17 +192,6 @@ async def _create_database(config: LogConfig, signer: Signer) -> None:
 # --- serve ----------------------------------------------------------------------------------------
 
 
-def _check_prefix(prefix: str) -> str:
-    """A URL path prefix: empty, or ``/segment[/segment…]`` of unreserved characters, no trailing slash."""
-    if prefix in ("", "/"):
-        return ""
-    segments = prefix.split("/")
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-    if segments[0] or any(not seg or seg in (".", "..") or not set(seg) <= allowed for seg in segments[1:]):
-        raise _UsageError(f"invalid --prefix {prefix!r}: use a path such as /notary-log (letters, digits, -._~)")
-    return prefix
-
-
 def _parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port_text = listen.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
@@ -218,7 +207,7 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise _UsageError(f"'tlog serve' needs starlette and uvicorn: pip install starlette uvicorn ({exc})") from None
-    from tlog.server import is_loopback
+    from tlog.server import check_prefix, is_loopback
 
     host, port = _parse_listen(args.listen)
     interval: float = args.checkpoint_interval
@@ -227,12 +216,16 @@ def _serve(args: argparse.Namespace) -> int:
     workers: int | None = args.verify_workers
     if workers is not None and not 0 <= workers <= 256:
         raise _UsageError("--verify-workers must be between 0 and 256")
+    try:
+        prefix = check_prefix(args.prefix)
+    except ValueError as exc:
+        hint = str(exc).partition(": ")[2]
+        raise _UsageError(f"invalid --prefix {args.prefix!r}: {hint}") from None
     config = load_log_dir(args.dir)
     signer = config.load_signer()
     tokens = load_tokens(args.token_file) if args.token_file is not None else frozenset()
     if os.environ.get(TOKENS_ENV):
         tokens |= tokens_from_env(os.environ[TOKENS_ENV])
-    prefix = _check_prefix(args.prefix)
     anonymous = False
     if not tokens:
         if is_loopback(host):

@@ -68,6 +68,7 @@ __all__ = [
     "FULL_TILE_CACHE_CONTROL",
     "PARTIAL_TILE_CACHE_CONTROL",
     "ApiError",
+    "check_prefix",
     "create_app",
     "error_response",
     "is_loopback",
@@ -207,8 +208,28 @@ def _query_int(request: Request, name: str, default: int | None = None, *, minim
         raise ApiError(400, "bad_request", exc.message) from None
 
 
-def _entry_json(index: int, data: bytes) -> dict[str, Any]:
-    return {"index": index, "leafHash": _b64(merkle.leaf_hash(data)), "entry": _b64(data)}
+def _entry_json(index: int, data: bytes, leaf_hash: bytes | None = None) -> dict[str, Any]:
+    leaf = merkle.leaf_hash(data) if leaf_hash is None else leaf_hash
+    return {"index": index, "leafHash": _b64(leaf), "entry": _b64(data)}
+
+
+_PREFIX_CHARACTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+
+def check_prefix(prefix: str) -> str:
+    """A URL path prefix: ``""`` (or ``/``) for the root, else ``/segment[/segment…]``, no trailing slash.
+
+    Segments use unreserved URL characters and are not ``.`` or ``..``.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if prefix in ("", "/"):
+        return ""
+    segments = prefix.split("/")
+    if segments[0] or any(not seg or seg in (".", "..") or not set(seg) <= _PREFIX_CHARACTERS for seg in segments[1:]):
+        raise ValueError(f"invalid URL prefix {prefix!r}: use a path such as /notary-log (letters, digits, -._~)")
+    return prefix
 
 
 class _TileCache:
@@ -239,10 +260,18 @@ class _TileCache:
 
 
 def _accepts_gzip(request: Request) -> bool:
+    """Whether ``Accept-Encoding`` lists gzip with a non-zero quality (RFC 9110 §12.5.3)."""
     for item in request.headers.get("accept-encoding", "").split(","):
         coding, _, params = item.strip().partition(";")
-        if coding.strip().lower() == "gzip":
-            return params.replace(" ", "").lower() not in {"q=0", "q=0.0", "q=0.00", "q=0.000"}
+        if coding.strip().lower() != "gzip":
+            continue
+        name, _, value = params.replace(" ", "").lower().partition("=")
+        if name != "q":
+            return True
+        try:
+            return float(value) > 0
+        except ValueError:
+            return False
     return False
 
 
@@ -269,8 +298,7 @@ def create_app(
         tile_cache_bytes: Memory for caching full tiles and entry bundles (0 disables the cache).
         prefix: URL path under which every route is served (``""``: the root; else ``/a[/b…]``).
     """
-    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-        raise ValueError(f"URL prefix {prefix!r} must start with '/' and not end with one")
+    prefix = check_prefix(prefix)
     storage = log.storage
     check = verifier or InlineVerifier()
     tiles = _TileCache(tile_cache_bytes)
@@ -314,9 +342,7 @@ def create_app(
 
     def receipt_json(receipt: Receipt) -> dict[str, Any]:
         return {
-            "index": receipt.index,
-            "leafHash": _b64(receipt.leaf_hash),
-            "entry": _b64(receipt.entry_bytes),
+            **_entry_json(receipt.index, receipt.entry_bytes, receipt.leaf_hash),
             "treeSize": receipt.tree_size,
             "checkpoint": receipt.checkpoint_note.decode("utf-8"),
             "proof": receipt.to_tlog_proof().to_bytes().decode("utf-8"),
@@ -458,8 +484,9 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         return error_response(exc)
 
+    submit = _endpoint(add_entry)
     routes = [
-        Route("/v1/entries", _endpoint(add_entry), methods=["POST"]),
+        Route("/v1/entries", submit, methods=["POST"]),
         Route("/checkpoint", _endpoint(get_checkpoint), methods=["GET"]),
         Route("/tile/{path:path}", _endpoint(get_tile), methods=["GET"]),
         Route("/v1/log-info", _endpoint(log_info), methods=["GET"]),
@@ -480,10 +507,7 @@ def create_app(
         per submission.
         """
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == submit_path:
-            try:
-                response = await add_entry(Request(scope, receive))
-            except Exception as exc:
-                response = error_response(exc)
+            response = await submit(Request(scope, receive))
             await response(scope, receive, send)
             return
         await app(scope, receive, send)

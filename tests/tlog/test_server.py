@@ -29,7 +29,7 @@ from tlog.entry import Entry, SignerIdentity, Subject, Submission, build_entry
 from tlog.log import Log
 from tlog.note import Signer, Verifier
 from tlog.proof import TlogProof, verify_proof
-from tlog.server import FULL_TILE_CACHE_CONTROL, PARTIAL_TILE_CACHE_CONTROL, create_app
+from tlog.server import FULL_TILE_CACHE_CONTROL, PARTIAL_TILE_CACHE_CONTROL, check_prefix, create_app
 from tlog.storage import sqlite as sqlite_storage
 from tlog.tiles import (
     TileId,
@@ -528,3 +528,34 @@ def test_hash_tiles_are_never_content_encoded(client: httpx.Client) -> None:
     headers, data = _raw_get(client, "/tile/0/000", "gzip")
     assert "content-encoding" not in headers
     assert len(data) == 32 * 256
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"), [("", ""), ("/", ""), ("/log", "/log"), ("/a/b-c.d_e~", "/a/b-c.d_e~")]
+)
+def test_check_prefix_accepts_paths(prefix: str, expected: str) -> None:
+    assert check_prefix(prefix) == expected
+
+
+@pytest.mark.parametrize("prefix", ["log", "/log/", "//log", "/a/../b", "/a/./b", "/a b", "/ä"])
+def test_check_prefix_refuses_anything_else(prefix: str) -> None:
+    with pytest.raises(ValueError, match="invalid URL prefix"):
+        check_prefix(prefix)
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip", True),
+        ("GZIP;q=0.5", True),
+        ("br, gzip ; q=1", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.000", False),
+        ("gzip;q=x", False),
+        ("identity", False),
+        ("", False),
+    ],
+)
+def test_bundles_follow_the_gzip_quality(client: httpx.Client, accept: str, gzipped: bool) -> None:
+    headers, _ = _raw_get(client, "/tile/entries/000", accept)
+    assert (headers.get("content-encoding") == "gzip") is gzipped
