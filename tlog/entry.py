@@ -70,7 +70,7 @@ _MAX_MEDIA_TYPE_LENGTH: Final = 255
 _SUBMISSION_FIELDS: Final = frozenset({"subject", "envelopeMediaType", "envelope", "signatureManifestDigest"})
 _SUBMISSION_REQUIRED: Final = frozenset({"subject", "envelopeMediaType", "envelope"})
 _SUBJECT_FIELDS: Final = frozenset({"repository", "digest", "mediaType", "size"})
-_SUBJECT_REQUIRED: Final = frozenset({"repository", "digest"})
+_SUBJECT_REQUIRED: Final = frozenset({"digest"})
 _ENTRY_FIELDS: Final = frozenset(
     {"kind", "subject", "envelopeMediaType", "envelope", "signer", "signingTime", "signatureManifestDigest"}
 )
@@ -150,13 +150,14 @@ class Subject:
     """The signed artifact: where it lives and what it is.
 
     Attributes:
-        repository: ``registry/repository`` the signature was pushed to (not covered by the signature).
+        repository: ``registry/repository`` the signature was pushed to (not covered by the signature),
+            or ``None`` for an artifact outside a registry (an OCI layout, a blob).
         digest: The artifact (manifest) digest the envelope's payload names.
         media_type: The artifact media type, or ``None`` in a submission that leaves it out.
         size: The artifact size in bytes, or ``None`` in a submission that leaves it out.
     """
 
-    repository: str
+    repository: str | None
     digest: str
     media_type: str | None = None
     size: int | None = None
@@ -172,7 +173,7 @@ class Subject:
             raise InvalidEntryError(f"{where} must be a JSON object")
         _check_fields(obj, _SUBJECT_FIELDS, _SUBJECT_REQUIRED, where)
         return cls(
-            repository=_check_repository(obj["repository"]),
+            repository=_check_repository(obj["repository"]) if "repository" in obj else None,
             digest=_check_digest(obj["digest"], f"{where}.digest"),
             media_type=_check_media_type(obj["mediaType"], f"{where}.mediaType") if "mediaType" in obj else None,
             size=_check_size(obj["size"], f"{where}.size") if "size" in obj else None,
@@ -180,7 +181,9 @@ class Subject:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object; absent optional fields are omitted."""
-        out: dict[str, Any] = {"repository": self.repository, "digest": self.digest}
+        out: dict[str, Any] = {"digest": self.digest}
+        if self.repository is not None:
+            out["repository"] = self.repository
         if self.media_type is not None:
             out["mediaType"] = self.media_type
         if self.size is not None:

@@ -184,6 +184,20 @@ def test_submission_round_trips_through_json() -> None:
     assert submission.envelope == jws_envelope()
 
 
+def test_entry_without_repository_for_layouts_and_blobs() -> None:
+    """A layout or blob signature names no registry repository: the key is absent, not null or empty."""
+    submission = Submission.from_json(json.dumps(body(subject=subject(repository=None))).encode())
+    assert submission.subject.repository is None
+    assert "repository" not in json.loads(submission.to_json())["subject"]
+    entry = build_entry(submission)
+    assert json.loads(entry.data)["subject"] == {"digest": DIGEST, "mediaType": MANIFEST_MEDIA_TYPE, "size": 1234}
+    assert Entry.from_bytes(entry.data) == entry
+    assert entry.to_record().repository is None
+    assert entry.data != build_entry(Submission(Subject(REPOSITORY, DIGEST), MEDIA_TYPE_JWS, jws_envelope())).data
+    with pytest.raises(InvalidEntryError, match="subject.repository must be a non-empty string"):
+        Submission.from_json(json.dumps(body(subject=subject(repository=""))).encode())
+
+
 def test_stored_entry_must_be_canonical_and_consistent_with_its_envelope() -> None:
     entry = build_entry(Submission(Subject(REPOSITORY, DIGEST), MEDIA_TYPE_JWS, jws_envelope()))
     doc = json.loads(entry.data)

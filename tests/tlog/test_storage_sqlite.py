@@ -233,6 +233,20 @@ def test_search_and_pagination(tmp_path: Path) -> None:
     run(with_storage(tmp_path / "log.db", body))
 
 
+def test_entry_without_repository_is_found_by_digest_and_identity_only(tmp_path: Path) -> None:
+    tree = Tree()
+    base = entry(0, digest="sha256:" + "ee" * 32, signer="CN=layout")
+    layout = NewEntry(base.data, base.dedup_key, base.subject_digest, base.signer_subject, repository=None)
+
+    async def body(storage: SQLiteStorage) -> None:
+        await tree.append(storage, [layout])
+        assert (await storage.find_by_digest("sha256:" + "ee" * 32)).entries == [LoggedEntry(0, layout.data)]
+        assert (await storage.find_by_identity("CN=layout")).entries == [LoggedEntry(0, layout.data)]
+        assert (await storage.find_by_repository("")).entries == []
+
+    run(with_storage(tmp_path / "log.db", body))
+
+
 def test_search_kinds_do_not_mix_and_one_value_may_serve_several(tmp_path: Path) -> None:
     tree = Tree()
     same = "same-text"

@@ -65,14 +65,15 @@ class NewEntry:
         dedup_key: The deduplication key (SHA-256 of the envelope, 32 bytes); unique in the log.
         subject_digest: The signed artifact digest (search key).
         signer_subject: The signer's leaf certificate subject (search key).
-        repository: The artifact repository, ``registry/repository`` (search key).
+        repository: The artifact repository, ``registry/repository`` (search key), or ``None`` when the
+            entry names none (an OCI layout or a blob): it is then not found by repository.
     """
 
     data: bytes = field(repr=False)
     dedup_key: bytes
     subject_digest: str
     signer_subject: str
-    repository: str
+    repository: str | None
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,7 @@ class SQLiteStorage(Storage):
                     ("identity", e.signer_subject),
                     ("repository", e.repository),
                 )
+                if value is not None
             ],
         )
         await _extend_tiles(conn, hashes)
