@@ -135,3 +135,13 @@ class VerificationError(NotationError):
     def __init__(self, message: str, failures: list[str] | None = None) -> None:
         super().__init__(message)
         self.failures: list[str] = list(failures or [])
+
+
+class TransparencyError(VerificationError):
+    """A transparency log proof is missing, malformed or does not verify, or the log cannot be used.
+
+    Raised by :mod:`notation_py.transparency`: a proof not signed by a trusted log key, an inclusion
+    proof that does not match the signature, a log that rolled back or forked, a log that cannot be
+    reached or answers garbage. It is a :class:`VerificationError`, so a policy that requires
+    transparency fails verification with it.
+    """

@@ -8,6 +8,8 @@ applies, a trust store, and a *target matcher* that checks the signed payload ag
 2. verification plugin / unknown critical attributes (always enforced);
 3. authenticity: chain anchored in the scheme's trust stores, then trusted identities;
 4. expiry;  5. authentic timestamp;  6. revocation;
+6b. transparency (notation-py's): proof that the signature was recorded in a transparency log, when
+    the statement asks for it (``transparencyLog``; :mod:`notation_py.transparency`);
 7. the payload matches the artifact and the user-required metadata (always enforced).
 
 Each check's failure is enforced or logged per the statement's verification level. The result of a
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -50,9 +52,12 @@ from notation_py.errors import (
 )
 from notation_py.fsutil import hash_file
 from notation_py.oci.descriptor import Descriptor
-from notation_py.oci.signatures import fetch_signature, list_signature_manifests
+from notation_py.oci.signatures import FetchedSignature, fetch_signature, list_signature_manifests
 from notation_py.oci.store import ArtifactStore
 from notation_py.policy.levels import Action, Check, VerificationLevel
+
+if TYPE_CHECKING:
+    from notation_py.transparency import Inclusion
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class SignatureOutcome:
     error: str | None = None
     #: Digest of the signature manifest (OCI) or path of the signature file (blob).
     source: str | None = None
+    #: Where the signature was proven to be logged (None: no transparency check ran or it logged a failure).
+    transparency: Inclusion | None = None
 
     @property
     def verified(self) -> bool:
@@ -143,6 +150,19 @@ class TrustAnchors(Protocol):
 #: Checks the target artifact described by the payload; raises :class:`PayloadError` on mismatch.
 TargetMatcher = Callable[[TargetArtifact, Algorithm], None]
 
+#: Proves that the (integrity-checked) envelope was recorded in a transparency log and returns where,
+#: or None when the statement does not require it and there is nothing to check. Raises
+#: :class:`~notation_py.errors.TransparencyError` (a :class:`VerificationError`) on failure.
+TransparencyCheck = Callable[[EnvelopeContent], "Inclusion | None"]
+
+
+class OciTransparency(Protocol):
+    """Builds the transparency check of one signature stored in an :class:`ArtifactStore`."""
+
+    def oci_check(self, store: ArtifactStore, subject: Descriptor, signature: FetchedSignature) -> TransparencyCheck:
+        """The check for ``signature`` (a referrer of ``subject`` in ``store``)."""
+        ...
+
 
 def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
@@ -189,8 +209,12 @@ def verify_signature(
     user_metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
     source: str | None = None,
+    transparency: TransparencyCheck | None = None,
 ) -> SignatureOutcome:
     """Verify one signature envelope under one trust policy statement.
+
+    ``transparency``, when given, runs as the ``transparency`` check (after revocation), governed by
+    the level like the others.
 
     Returns:
         The outcome (``verified`` is True), including checks that failed with action ``log``.
@@ -234,12 +258,21 @@ def verify_signature(
         fail(critical_error, content, target)
 
     # 3-6. Level-governed checks.
+    inclusion: Inclusion | None = None
+
+    def prove_logged() -> None:
+        nonlocal inclusion
+        assert transparency is not None
+        inclusion = transparency(content)
+
     steps: list[tuple[Check, Callable[[], None]]] = [
         (Check.AUTHENTICITY, lambda: _authenticity(content, anchors)),
         (Check.EXPIRY, lambda: _expiry(content, now)),
         (Check.AUTHENTIC_TIMESTAMP, lambda: anchors.check_authentic_timestamp(content, now)),
         (Check.REVOCATION, lambda: anchors.check_revocation(content)),
     ]
+    if transparency is not None:
+        steps.append((Check.TRANSPARENCY, prove_logged))
     for check, run in steps:
         action = level.action(check)
         if action is Action.SKIP:
@@ -266,7 +299,7 @@ def verify_signature(
                 content,
                 target,
             )
-    return SignatureOutcome(media_type, level, content, target, tuple(results), None, source)
+    return SignatureOutcome(media_type, level, content, target, tuple(results), None, source, inclusion)
 
 
 # --- target matchers --------------------------------------------------------------------------
@@ -355,8 +388,11 @@ def verify_artifact(
     user_metadata: Mapping[str, str] | None = None,
     max_signatures: int = 100,
     now: datetime | None = None,
+    transparency: OciTransparency | None = None,
 ) -> VerificationResult:
     """Verify the signatures stored for ``subject`` until one verifies (notation semantics).
+
+    With ``transparency``, each signature must also pass the ``transparency`` check it builds.
 
     A signature that cannot even be read (missing blob, digest mismatch, malformed manifest) counts
     as a failed signature: the others are still evaluated, and the reasons are all reported.
@@ -377,7 +413,14 @@ def verify_artifact(
                 )
             ) from None
         return verify_signature(
-            sig.envelope, sig.envelope_media_type, anchors, matcher, user_metadata=user_metadata, now=now, source=source
+            sig.envelope,
+            sig.envelope_media_type,
+            anchors,
+            matcher,
+            user_metadata=user_metadata,
+            now=now,
+            source=source,
+            transparency=transparency.oci_check(store, subject, sig) if transparency is not None else None,
         )
 
     manifests = list(list_signature_manifests(store, subject, max_signatures))
@@ -391,9 +434,11 @@ def verify_artifact(
 __all__ = [
     "CheckResult",
     "NotationError",
+    "OciTransparency",
     "SignatureOutcome",
     "SignatureVerificationError",
     "TargetMatcher",
+    "TransparencyCheck",
     "TrustAnchors",
     "VerificationResult",
     "blob_matcher",

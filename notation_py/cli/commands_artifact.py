@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,7 @@ from notation_py.cli.context import (
     warn,
 )
 from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
+from notation_py.cli.transparency import log_target, record_artifact, stored_proofs, transparency_verifier
 from notation_py.envelope import parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.oci.descriptor import Descriptor
@@ -49,6 +51,26 @@ Username = Annotated[
 Password = Annotated[
     str | None, typer.Option("--password", "-p", help="Registry password (default $NOTATION_PASSWORD).")
 ]
+TlogUrl = Annotated[
+    str | None,
+    typer.Option("--tlog", help="Transparency log URL (default: config.json transparencyLog.url).", metavar="URL"),
+]
+TlogTokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--tlog-token-file", help="File with the log's bearer token (default $NOTATION_TLOG_TOKEN).", metavar="FILE"
+    ),
+]
+TlogOptional = Annotated[
+    bool, typer.Option("--tlog-optional", help="Keep the signature (with a warning) if the log cannot record it.")
+]
+TlogOnline = Annotated[
+    bool,
+    typer.Option(
+        "--tlog-online",
+        help="Also ask the log: consistency with its latest checkpoint, and search for signatures without a proof.",
+    ),
+]
 
 
 def _resolve(target: Target, verb: str) -> Descriptor:
@@ -63,7 +85,7 @@ def _resolve(target: Target, verb: str) -> Descriptor:
     return subject
 
 
-def _resolve_quietly(target: Target, verb: str, *, announce: bool) -> Descriptor:
+def resolve_quietly(target: Target, verb: str, *, announce: bool) -> Descriptor:
     """Resolve for read-only commands: warn (on stderr) that a tag may move, as notation does."""
     subject = target.store.resolve(target.ref)
     if target.tag is not None and announce:
@@ -104,10 +126,13 @@ def sign_command(
     insecure_registry: Insecure = False,
     username: Username = None,
     password: Password = None,
+    tlog: TlogUrl = None,
+    tlog_token_file: TlogTokenFile = None,
+    tlog_optional: TlogOptional = False,
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
-    """Sign an artifact and store the signature as a referrer of it."""
+    """Sign an artifact and store the signature as a referrer of it (and record it in a transparency log)."""
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
@@ -119,19 +144,29 @@ def sign_command(
         user_metadata=metadata,
     )
     remote = RemoteFlags(insecure_registry, username, password, force_referrers_tag)
+    log = log_target(tlog, tlog_token_file, tlog_optional)
     with open_target(reference, oci_layout, remote=remote) as target:
         signer = resolve_signer(key, plugin, key_id)
         subject = _resolve(target, "sign")
         signed = sign_artifact(target.store, str(subject.digest), signer, options)
-    out(f"Successfully signed {target.display(str(signed.subject.digest))}")
-    if verbose or debug:
-        out(f"Signature manifest: {signed.signature_manifest.digest}")
+        out(f"Successfully signed {target.display(str(signed.subject.digest))}")
+        if verbose or debug:
+            out(f"Signature manifest: {signed.signature_manifest.digest}")
+        if log is not None:
+            repository = None if oci_layout else target.scope
+            record_artifact(log, target.store, signed, options.envelope_media_type, repository)
 
 
 def _print_verified(display: str, outcome: SignatureOutcome) -> None:
     for result in outcome.warnings:
         warn(f'{result.check.value} was set to "log" and failed with error: {result.error}')
     out(f"Successfully verified signature for {display}")
+    if outcome.transparency is not None:
+        logged = outcome.transparency
+        out(
+            f"Recorded in transparency log {logged.origin} at index {logged.index} "
+            f"(proven under checkpoint size {logged.tree_size})"
+        )
     if outcome.target and outcome.target.annotations:
         out("\nThe artifact was signed with the following user metadata.\n")
         width = max(len("KEY"), *(len(k) for k in outcome.target.annotations))
@@ -155,6 +190,10 @@ def verify_command(
     insecure_registry: Insecure = False,
     username: Username = None,
     password: Password = None,
+    tlog_online: TlogOnline = False,
+    tlog: Annotated[
+        str | None, typer.Option("--tlog", help="Log URL for --tlog-online (default: the policy's).", metavar="URL")
+    ] = None,
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
@@ -173,16 +212,25 @@ def verify_command(
         if statement.is_skip:
             out(f"Trust policy is configured to skip signature verification for {display}")
             return
+        transparency = transparency_verifier(statement, tlog_online, tlog)
         checker = revocation_checker()
         anchors = PolicyTrustAnchors(
             statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins
         )
         try:
             result = verify_artifact(
-                target.store, subject, anchors, display=display, user_metadata=metadata, max_signatures=max_signatures
+                target.store,
+                subject,
+                anchors,
+                display=display,
+                user_metadata=metadata,
+                max_signatures=max_signatures,
+                transparency=transparency,
             )
         finally:
             checker.close()
+            if transparency is not None:
+                transparency.close()
     if verbose or debug:
         out(f"Verified signature manifest {result.verified.source}")
     _print_verified(display, result.verified)
@@ -194,7 +242,11 @@ def _inspected(target: Target, subject: Descriptor, max_signatures: int) -> list
         try:
             sig = fetch_signature(target.store, manifest, subject)
             content = parse_envelope(sig.envelope_media_type, sig.envelope)
-            found.append(InspectedSignature(str(manifest.digest), sig.envelope_media_type, content))
+            found.append(
+                InspectedSignature(
+                    str(manifest.digest), sig.envelope_media_type, content, logged=stored_proofs(target.store, manifest)
+                )
+            )
         except NotationError as exc:
             found.append(InspectedSignature(str(manifest.digest), "", None, exc.message))
     return found
@@ -217,7 +269,7 @@ def inspect_command(
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
     with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
-        subject = _resolve_quietly(target, "inspect", announce=output == "tree")
+        subject = resolve_quietly(target, "inspect", announce=output == "tree")
         sigs = _inspected(target, subject, max_signatures)
     display = target.display(str(subject.digest))
     if output == "json":
@@ -243,7 +295,7 @@ def list_command(
     check_max_signatures(max_signatures)
     enable_debug(debug)
     with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
-        subject = _resolve_quietly(target, "list", announce=True)
+        subject = resolve_quietly(target, "list", announce=True)
         digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
     display = target.display(str(subject.digest))
     if not digests:

@@ -23,7 +23,13 @@ from notation_py.cli.context import (
     warn,
 )
 from notation_py.cli.policy_io import import_policy, init_statement, show_policy
-from notation_py.cli.render import InspectedSignature, blob_inspect_tree, signature_json
+from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
+from notation_py.cli.transparency import (
+    log_target,
+    record_blob,
+    summarize_proof,
+    transparency_verifier,
+)
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.fsutil import atomic_write
@@ -87,9 +93,21 @@ def blob_sign(
     plugin_config: Annotated[list[str] | None, typer.Option("--plugin-config", help="key=value.")] = None,
     timestamp_url: Annotated[str | None, typer.Option("--timestamp-url", help="RFC 3161 TSA URL.")] = None,
     timestamp_root_cert: Annotated[str | None, typer.Option("--timestamp-root-cert", help="TSA root cert.")] = None,
+    tlog: Annotated[
+        str | None, typer.Option("--tlog", help="Transparency log URL (default: config.json).", metavar="URL")
+    ] = None,
+    tlog_token_file: Annotated[
+        Path | None, typer.Option("--tlog-token-file", help="File with the log's bearer token.", metavar="FILE")
+    ] = None,
+    tlog_optional: Annotated[
+        bool, typer.Option("--tlog-optional", help="Keep the signature if the log cannot record it.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
-    """Sign a file; writes <name>.<jws|cose>.sig into --signature-directory (default: the current directory)."""
+    """Sign a file; writes <name>.<jws|cose>.sig into --signature-directory (default: the current directory).
+
+    With a transparency log, the signature is recorded and the proof written to <signature>.tlog-proof.
+    """
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
@@ -106,11 +124,14 @@ def blob_sign(
         expiry=parse_expiry(expiry),
         user_metadata=metadata,
     )
+    log = log_target(tlog, tlog_token_file, tlog_optional)
     signer = resolve_signer(key, plugin, key_id)
     envelope = sign_blob(blob, signer, options, blob_media_type=media_type)
     atomic_write(destination, envelope)
     out(f"Successfully signed {blob}")
     out(f"Signature file written to {destination}")
+    if log is not None:
+        record_blob(log, destination, envelope, envelope_type)
 
 
 @blob_app.command("verify")
@@ -121,9 +142,18 @@ def blob_verify(
     media_type: Annotated[str | None, typer.Option("--media-type", help="Expected blob media type.")] = None,
     user_metadata: Annotated[list[str] | None, typer.Option("--user-metadata", "-m", help="key=value.")] = None,
     plugin_config: Annotated[list[str] | None, typer.Option("--plugin-config", help="key=value.")] = None,
+    tlog_online: Annotated[
+        bool, typer.Option("--tlog-online", help="Also check the proof against the log's latest checkpoint.")
+    ] = False,
+    tlog: Annotated[
+        str | None, typer.Option("--tlog", help="Log URL for --tlog-online (default: the policy's).", metavar="URL")
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
-    """Verify a file against its detached signature under the blob trust policy."""
+    """Verify a file against its detached signature under the blob trust policy.
+
+    A statement with ``transparencyLog`` also needs the proof <signature>.tlog-proof (or, online, the log).
+    """
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
@@ -135,6 +165,7 @@ def blob_verify(
     if statement.is_skip:
         out(f"Trust policy is configured to skip signature verification for {blob}")
         return
+    transparency = transparency_verifier(statement, tlog_online, tlog)
     checker = revocation_checker()
     try:
         anchors = PolicyTrustAnchors(
@@ -147,12 +178,23 @@ def blob_verify(
             blob_matcher(blob, media_type),
             user_metadata=metadata,
             source=str(signature),
+            transparency=(
+                transparency.blob_check(signature, envelope, envelope_type) if transparency is not None else None
+            ),
         )
     finally:
         checker.close()
+        if transparency is not None:
+            transparency.close()
     for result in outcome.warnings:
         warn(f'{result.check.value} was set to "log" and failed with error: {result.error}')
     out(f"Successfully verified signature {signature}")
+    if outcome.transparency is not None:
+        logged = outcome.transparency
+        out(
+            f"Recorded in transparency log {logged.origin} at index {logged.index} "
+            f"(proven under checkpoint size {logged.tree_size})"
+        )
 
 
 @blob_app.command("inspect")
@@ -173,7 +215,16 @@ def blob_inspect(
         raise UsageError(f"failed to parse signature: {exc.message}") from None
     import hashlib
 
-    sig = InspectedSignature(f"sha256:{hashlib.sha256(envelope).hexdigest()}", envelope_type, content)
+    from notation_py.transparency.files import proof_file_path
+
+    proof_path = proof_file_path(signature)
+    logged: tuple[StoredProof, ...] = ()
+    if proof_path.is_file():
+        try:
+            logged = (summarize_proof(str(proof_path), proof_path.read_bytes()),)
+        except OSError as exc:
+            logged = (StoredProof(str(proof_path), error=f"cannot read: {exc.strerror}"),)
+    sig = InspectedSignature(f"sha256:{hashlib.sha256(envelope).hexdigest()}", envelope_type, content, logged=logged)
     if output == "json":
         out(json.dumps(signature_json(sig), indent=2))
     else:

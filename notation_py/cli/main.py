@@ -13,12 +13,21 @@ from notation_py.cli import (
     commands_key,
     commands_login,
     commands_policy,
+    commands_tlog,
 )
 from notation_py.cli.app import app
 from notation_py.cli.errors import exit_code_for, message_for
 
 # Importing the command modules registers their commands on ``app``.
-_COMMAND_MODULES = (commands_artifact, commands_blob, commands_cert, commands_key, commands_login, commands_policy)
+_COMMAND_MODULES = (
+    commands_artifact,
+    commands_blob,
+    commands_cert,
+    commands_key,
+    commands_login,
+    commands_policy,
+    commands_tlog,
+)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -25,6 +25,34 @@ def ansic(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class StoredProof:
+    """A transparency log proof stored beside a signature, as read (not verified: ``verify`` does that)."""
+
+    #: Digest of the proof referrer manifest, or path of the proof file.
+    location: str
+    origin: str | None = None
+    index: int | None = None
+    tree_size: int | None = None
+    #: Why the proof could not be read.
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``inspect -o json`` object."""
+        if self.error is not None:
+            return {"location": self.location, "error": self.error}
+        return {"location": self.location, "origin": self.origin, "index": self.index, "treeSize": self.tree_size}
+
+    def node(self) -> Node:
+        """The tree node."""
+        if self.error is not None:
+            return (self.location, [(f"error: {self.error}", [])])
+        return (
+            self.location,
+            [(f"log: {self.origin}", []), (f"index: {self.index}", []), (f"checkpoint size: {self.tree_size}", [])],
+        )
+
+
+@dataclass(frozen=True)
 class InspectedSignature:
     """One signature as ``inspect`` shows it: parsed content, or why it could not be parsed."""
 
@@ -32,6 +60,8 @@ class InspectedSignature:
     media_type: str
     content: EnvelopeContent | None
     error: str | None = None
+    #: Transparency log proofs stored beside the signature.
+    logged: tuple[StoredProof, ...] = ()
 
     def target(self) -> TargetArtifact | None:
         """The signed artifact descriptor, if the payload parses."""
@@ -86,6 +116,8 @@ def signature_json(sig: InspectedSignature) -> dict[str, Any]:
     out["signedArtifact"] = target.to_dict() if target else None
     if target:
         out["signedArtifact"].pop("annotations", None)
+    if sig.logged:
+        out["transparencyLog"] = [p.to_dict() for p in sig.logged]
     return out
 
 
@@ -156,6 +188,8 @@ def _signature_node(sig: InspectedSignature) -> Node:
                 ],
             )
         )
+    if sig.logged:
+        children.append(("transparency log proofs (verify checks them)", [p.node() for p in sig.logged]))
     return (sig.digest, children)
 
 

@@ -185,11 +185,47 @@ class SigningKeys:
 
 
 @dataclass(frozen=True)
+class TransparencyLogSettings:
+    """``config.json`` ``transparencyLog`` (notation-py's): where ``sign`` records signatures by default.
+
+    Attributes:
+        url: The log's base URL (``POST {url}/v1/entries``).
+        token_file: File holding the bearer token for submissions (relative paths: to the config directory).
+        optional: Keep the signature and only warn when the log cannot record it.
+    """
+
+    url: str
+    token_file: str | None = None
+    optional: bool = False
+
+    @classmethod
+    def from_dict(cls, value: object, path: Path) -> TransparencyLogSettings:
+        """Parse the member; raises :class:`ConfigError` naming the file and the field."""
+        where = f'malformed config file {path}: "transparencyLog"'
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be an object")
+        unknown = sorted(set(value) - {"url", "tokenFile", "optional"})
+        if unknown:
+            raise ConfigError(f"{where} has unknown member(s) {', '.join(unknown)}")
+        url = value.get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f'{where}: "url" must be an http(s) URL')
+        token_file = value.get("tokenFile")
+        if token_file is not None and (not isinstance(token_file, str) or not token_file):
+            raise ConfigError(f'{where}: "tokenFile" must be a non-empty string')
+        optional = value.get("optional", False)
+        if not isinstance(optional, bool):
+            raise ConfigError(f'{where}: "optional" must be a boolean')
+        return cls(url=url, token_file=token_file, optional=optional)
+
+
+@dataclass(frozen=True)
 class NotationConfig:
-    """``config.json``: insecure registries, default signature format; other members kept."""
+    """``config.json``: insecure registries, default signature format, transparency log; other members kept."""
 
     insecure_registries: tuple[str, ...] = ()
     signature_format: str | None = None
+    transparency_log: TransparencyLogSettings | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -204,5 +240,7 @@ class NotationConfig:
             raise ConfigError(f'malformed config file {path}: "insecureRegistries" must be a list of strings')
         if fmt is not None and fmt not in ("jws", "cose"):
             raise ConfigError(f'malformed config file {path}: "signatureFormat" must be "jws" or "cose"')
-        extra = {k: v for k, v in doc.items() if k not in ("insecureRegistries", "signatureFormat")}
-        return cls(insecure_registries=tuple(insecure), signature_format=fmt, extra=extra)
+        tlog_value = doc.get("transparencyLog")
+        tlog = TransparencyLogSettings.from_dict(tlog_value, path) if tlog_value is not None else None
+        extra = {k: v for k, v in doc.items() if k not in ("insecureRegistries", "signatureFormat", "transparencyLog")}
+        return cls(insecure_registries=tuple(insecure), signature_format=fmt, transparency_log=tlog, extra=extra)

@@ -43,7 +43,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from cryptography import x509
 
@@ -60,11 +60,18 @@ from notation_py.policy.truststore import (
 )
 from notation_py.x509.names import go_quote
 
+if TYPE_CHECKING:
+    from notation_py.transparency import TransparencyPolicy
+
+#: Statement member (notation-py's; notation ignores it) requiring proof of transparency log inclusion.
+TRANSPARENCY_LOG_MEMBER = "transparencyLog"
+
 __all__ = [
     "BLOB_POLICY_FILE",
     "LEGACY_OCI_POLICY_FILE",
     "OCI_POLICY_FILE",
     "SUPPORTED_VERSIONS",
+    "TRANSPARENCY_LOG_MEMBER",
     "TRUST_POLICY_LINK",
     "BlobTrustPolicy",
     "OCITrustPolicy",
@@ -263,6 +270,20 @@ class TrustPolicyStatement:
         """
         return TrustedIdentities.parse(self.trusted_identities, self.name)
 
+    @cached_property
+    def transparency_log(self) -> TransparencyPolicy | None:
+        """The statement's ``transparencyLog`` member, parsed; None when absent (or ``null``).
+
+        Raises:
+            TrustPolicyError: (unvalidated documents only) the member is malformed.
+        """
+        value = self.extensions.get(TRANSPARENCY_LOG_MEMBER)
+        if value is None:
+            return None
+        from notation_py.transparency import TransparencyPolicy
+
+        return TransparencyPolicy.from_extension(value, f"trust policy statement {go_quote(self.name)}")
+
     def verify_identity(self, leaf: x509.Certificate) -> None:
         """Check the signing certificate against the trusted identities (notation-go semantics).
 
@@ -441,6 +462,10 @@ def _validate_core(raw: _RawStatement) -> None:
     for value in raw.trust_stores:
         TrustStoreRef.parse(value, raw.name)
     TrustedIdentities.parse(raw.trusted_identities, raw.name, strict=True)
+    if raw.extensions.get(TRANSPARENCY_LOG_MEMBER) is not None:
+        from notation_py.transparency import TransparencyPolicy
+
+        TransparencyPolicy.from_extension(raw.extensions[TRANSPARENCY_LOG_MEMBER], f"trust policy statement {quoted}")
 
 
 def _build_statement(raw: _RawStatement) -> TrustPolicyStatement:

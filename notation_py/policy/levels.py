@@ -2,14 +2,19 @@
 
 The table is the spec's:
 
-============  =========  ============  ===================  =======  ==========
-level         integrity  authenticity  authenticTimestamp   expiry   revocation
-============  =========  ============  ===================  =======  ==========
-strict        enforce    enforce       enforce              enforce  enforce
-permissive    enforce    enforce       log                  log      log
-audit         enforce    log           log                  log      log
-skip          skip       skip          skip                 skip     skip
-============  =========  ============  ===================  =======  ==========
+============  =========  ============  ===================  =======  ==========  ============
+level         integrity  authenticity  authenticTimestamp   expiry   revocation  transparency
+============  =========  ============  ===================  =======  ==========  ============
+strict        enforce    enforce       enforce              enforce  enforce     enforce
+permissive    enforce    enforce       log                  log      log         enforce
+audit         enforce    log           log                  log      log         log
+skip          skip       skip          skip                 skip     skip        skip
+============  =========  ============  ===================  =======  ==========  ============
+
+``transparency`` is notation-py's: proof that the signature was recorded in a transparency log a
+statement's ``transparencyLog`` member names (``docs/transparency.md``). It runs only for
+statements that have that member; notation, which ignores the member, never runs it. An override
+may set it to ``enforce``, ``log`` or ``skip``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class Check(StrEnum):
     AUTHENTIC_TIMESTAMP = "authenticTimestamp"
     EXPIRY = "expiry"
     REVOCATION = "revocation"
+    TRANSPARENCY = "transparency"
 
 
 class Action(StrEnum):
@@ -50,12 +56,19 @@ class LevelName(StrEnum):
 
 
 _E, _L, _S = Action.ENFORCE, Action.LOG, Action.SKIP
-_ORDER = (Check.INTEGRITY, Check.AUTHENTICITY, Check.AUTHENTIC_TIMESTAMP, Check.EXPIRY, Check.REVOCATION)
+_ORDER = (
+    Check.INTEGRITY,
+    Check.AUTHENTICITY,
+    Check.AUTHENTIC_TIMESTAMP,
+    Check.EXPIRY,
+    Check.REVOCATION,
+    Check.TRANSPARENCY,
+)
 _TABLE: dict[LevelName, tuple[Action, ...]] = {
-    LevelName.STRICT: (_E, _E, _E, _E, _E),
-    LevelName.PERMISSIVE: (_E, _E, _L, _L, _L),
-    LevelName.AUDIT: (_E, _L, _L, _L, _L),
-    LevelName.SKIP: (_S, _S, _S, _S, _S),
+    LevelName.STRICT: (_E, _E, _E, _E, _E, _E),
+    LevelName.PERMISSIVE: (_E, _E, _L, _L, _L, _E),
+    LevelName.AUDIT: (_E, _L, _L, _L, _L, _L),
+    LevelName.SKIP: (_S, _S, _S, _S, _S, _S),
 }
 
 # Which actions an override may set per check; integrity is absent: it can never be overridden.
@@ -64,6 +77,7 @@ _OVERRIDABLE: dict[Check, frozenset[Action]] = {
     Check.AUTHENTIC_TIMESTAMP: frozenset({_E, _L}),
     Check.EXPIRY: frozenset({_E, _L}),
     Check.REVOCATION: frozenset({_E, _L, _S}),
+    Check.TRANSPARENCY: frozenset({_E, _L, _S}),
 }
 
 

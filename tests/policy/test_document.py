@@ -287,7 +287,7 @@ OCI_INVALID: list[tuple[str, Any, str]] = [
         oci_doc(signatureVerification={"level": "strict", "override": {"invalid": "log"}}),
         f'oci trust policy: trust policy statement "{NAME}" has invalid signatureVerification: verification type '
         '"invalid" in custom signature verification is not supported, supported values are ["integrity" '
-        '"authenticity" "authenticTimestamp" "expiry" "revocation"]',
+        '"authenticity" "authenticTimestamp" "expiry" "revocation" "transparency"]',  # notation-py adds the last
     ),
     (
         "override-unknown-action",
@@ -637,7 +637,7 @@ def test_invalid_levels_even_without_validation(level: str, override: dict[str, 
 
 def test_unknown_members_are_kept_and_written_back() -> None:
     doc = oci_doc(
-        transparencyLog={"url": "https://log.example", "enforce": True},
+        futureMember={"url": "https://log.example", "enforce": True},
         signatureVerification={
             "level": "strict",
             "verifyTimestamp": "afterCertExpiry",
@@ -647,7 +647,7 @@ def test_unknown_members_are_kept_and_written_back() -> None:
     doc["$comment"] = "kept"
     policy = OCITrustPolicy.from_dict(doc)
     statement = policy.statements[0]
-    assert statement.extensions == {"transparencyLog": {"url": "https://log.example", "enforce": True}}
+    assert statement.extensions == {"futureMember": {"url": "https://log.example", "enforce": True}}
     assert statement.signature_verification_extensions == {"skipTimestampRevocationCheck": True}
     assert policy.extensions == {"$comment": "kept"}
     again = json.loads(policy.to_json())

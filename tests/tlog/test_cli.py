@@ -7,12 +7,9 @@ import functools
 import http.server
 import json
 import os
-import queue
-import re
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.tlog.live import TLOG_COMMAND as _TLOG
+from tests.tlog.live import serve as serve  # noqa: PLC0414 - re-exported: other tlog tests import it from here
+from tests.tlog.live import tlog
 from tests.tlog.test_server import ORIGIN as ORIGIN_SERVER
 from tests.tlog.test_server import PREFILL, SIGNER, TOKEN, LiveServer, digest_for, submission
 from tlog import __version__, merkle
@@ -31,14 +31,6 @@ from tlog.proof import TlogProof, verify_proof
 from tlog.tiles import entry_bundles_for_size, tiles_for_size
 
 ORIGIN = "log.example.com/cli-test"
-_TLOG = [sys.executable, "-c", "import sys; from tlog.cli import run; sys.exit(run())"]
-
-
-def tlog(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``tlog ARGS`` to completion."""
-    result = subprocess.run([*_TLOG, *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 def init(directory: Path, origin: str = ORIGIN) -> Verifier:
@@ -46,77 +38,6 @@ def init(directory: Path, origin: str = ORIGIN) -> Verifier:
     result = tlog("init", "--dir", directory, "--origin", origin)
     assert result.returncode == 0, result.stderr
     return Verifier.from_vkey(result.stdout.strip())
-
-
-class Served:
-    """A running ``tlog serve`` subprocess and the URL it announced."""
-
-    def __init__(self, process: subprocess.Popen[str], url: str, lines: queue.Queue[str]) -> None:
-        self.process = process
-        self.url = url
-        self.lines = lines
-
-    def stderr(self) -> str:
-        """Everything the server printed so far."""
-        out = []
-        while not self.lines.empty():
-            out.append(self.lines.get_nowait())
-        return "".join(out)
-
-
-@contextmanager
-def serve(directory: Path, *extra: str | Path, env: dict[str, str] | None = None) -> Iterator[Served]:
-    """Start ``tlog serve`` on a free port; stop it with SIGTERM afterwards (if still running).
-
-    ``env`` adds variables to the server's environment.
-    """
-    process = subprocess.Popen(
-        [
-            *_TLOG,
-            "serve",
-            "--dir",
-            str(directory),
-            "--listen",
-            "127.0.0.1:0",
-            "--log-level",
-            "warning",
-            *map(str, extra),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    stream = process.stderr
-
-    def drain() -> None:
-        for line in stream:
-            lines.put(line)
-
-    threading.Thread(target=drain, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + 30
-    url = None
-    while url is None:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            process.kill()
-            pytest.fail(f"tlog serve did not start: {''.join(seen)}")
-        seen.append(line)
-        match = re.search(r"serving \S+ on (http://\S+)", line)
-        url = match[1] if match else None
-    served = Served(process, url, lines)
-    for line in seen:
-        lines.put(line)
-    try:
-        yield served
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
 
 
 def test_version() -> None:

@@ -194,7 +194,7 @@ def test_entry_without_repository_for_layouts_and_blobs() -> None:
     assert Entry.from_bytes(entry.data) == entry
     assert entry.to_record().repository is None
     assert entry.data != build_entry(Submission(Subject(REPOSITORY, DIGEST), MEDIA_TYPE_JWS, jws_envelope())).data
-    with pytest.raises(InvalidEntryError, match="subject.repository must be a non-empty string"):
+    with pytest.raises(InvalidEntryError, match=r"subject\.repository must be a non-empty string"):
         Submission.from_json(json.dumps(body(subject=subject(repository=""))).encode())
 
 

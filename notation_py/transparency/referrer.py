@@ -1,0 +1,184 @@
+"""Storing a transparency proof as an OCI referrer of the signature manifest, and finding it again.
+
+The proof referrer is an OCI image manifest::
+
+    {
+      "schemaVersion": 2,
+      "mediaType": "application/vnd.oci.image.manifest.v1+json",
+      "artifactType": "application/vnd.notation-py.tlog-proof.v1",
+      "config": <the empty JSON descriptor>,
+      "layers": [{"mediaType": "application/vnd.c2sp.tlog-proof.v1", ...}],   // the exact proof bytes
+      "subject": <the signature manifest descriptor>,
+      "annotations": {
+        "io.notation-py.tlog.index": "41",
+        "io.notation-py.tlog.origin": "log.example.com/notary",
+        "io.notation-py.tlog.treeSize": "57",
+        "org.opencontainers.image.created": "2026-01-02T03:04:05Z"
+      }
+    }
+
+The annotations are informational (for ``inspect`` and humans): verification reads only the proof
+layer and checks it against the signature (:func:`~notation_py.transparency.proof.verify_proof_offline`).
+Referring to the *signature manifest* (not the signed artifact) ties the proof to one signature
+and keeps notation's signature listing unchanged. Pushing follows the signature convention: blobs
+first (empty config, proof), then the manifest, so a store never lists a manifest with missing
+content. Built like notation-go builds manifests (Go field order, sorted annotations).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from notation_py.errors import ArtifactError, DigestError, TransparencyError, UsageError
+from notation_py.oci.descriptor import Descriptor
+from notation_py.oci.manifest import (
+    ANNOTATION_CREATED,
+    EMPTY_JSON,
+    EMPTY_JSON_DESCRIPTOR,
+    MEDIA_TYPE_EMPTY_JSON,
+    MEDIA_TYPE_OCI_MANIFEST,
+    ImageManifest,
+    go_json,
+)
+from notation_py.oci.store import ArtifactStore
+from notation_py.transparency.proof import Inclusion
+from tlog.proof import MAX_PROOF_SIZE
+
+#: ``artifactType`` of a proof referrer.
+ARTIFACT_TYPE_TLOG_PROOF: Final = "application/vnd.notation-py.tlog-proof.v1"
+#: Media type of the proof layer: ``c2sp.org/tlog-proof@v1`` bytes.
+MEDIA_TYPE_TLOG_PROOF: Final = "application/vnd.c2sp.tlog-proof.v1"
+#: Annotation: the log origin (informational).
+ANNOTATION_TLOG_ORIGIN: Final = "io.notation-py.tlog.origin"
+#: Annotation: the entry index (informational).
+ANNOTATION_TLOG_INDEX: Final = "io.notation-py.tlog.index"
+#: Annotation: the tree size of the proof's checkpoint (informational).
+ANNOTATION_TLOG_TREE_SIZE: Final = "io.notation-py.tlog.treeSize"
+#: Largest proof layer read.
+MAX_PROOF_BLOB_SIZE: Final = MAX_PROOF_SIZE
+
+
+def proof_manifest(signature_manifest: Descriptor, inclusion: Inclusion, created: datetime) -> bytes:
+    """The proof referrer manifest bytes for ``inclusion``.
+
+    Raises:
+        UsageError: ``created`` is naive, or the proof is larger than :data:`MAX_PROOF_BLOB_SIZE`.
+    """
+    if created.tzinfo is None or created.utcoffset() is None:
+        raise UsageError("proof creation time must be timezone-aware")
+    if len(inclusion.proof) > MAX_PROOF_BLOB_SIZE:
+        raise UsageError(f"transparency proof too large: {len(inclusion.proof)} bytes")
+    annotations = {
+        ANNOTATION_CREATED: created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ANNOTATION_TLOG_INDEX: str(inclusion.index),
+        ANNOTATION_TLOG_ORIGIN: inclusion.origin,
+        ANNOTATION_TLOG_TREE_SIZE: str(inclusion.tree_size),
+    }
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_OCI_MANIFEST,
+        "artifactType": ARTIFACT_TYPE_TLOG_PROOF,
+        "config": EMPTY_JSON_DESCRIPTOR.to_dict(),
+        "layers": [Descriptor.of(MEDIA_TYPE_TLOG_PROOF, inclusion.proof).to_dict()],
+        "subject": signature_manifest.plain().to_dict(),
+        "annotations": {k: annotations[k] for k in sorted(annotations)},
+    }
+    return go_json(manifest)
+
+
+def push_proof_referrer(
+    store: ArtifactStore, signature_manifest: Descriptor, inclusion: Inclusion, created: datetime
+) -> Descriptor:
+    """Store ``inclusion.proof`` as a referrer of ``signature_manifest``; return the referrer's descriptor.
+
+    Raises:
+        UsageError: ``created`` is naive or the proof too large.
+        ArtifactError: the store refused the content.
+    """
+    data = proof_manifest(signature_manifest, inclusion, created)
+    store.push_blob(MEDIA_TYPE_EMPTY_JSON, EMPTY_JSON)
+    expected = Descriptor.of(MEDIA_TYPE_TLOG_PROOF, inclusion.proof)
+    pushed = store.push_blob(MEDIA_TYPE_TLOG_PROOF, inclusion.proof)
+    if pushed.digest != expected.digest or pushed.size != expected.size:
+        raise ArtifactError(f"store recorded the transparency proof as {pushed.digest}, expected {expected.digest}")
+    return store.push_manifest(MEDIA_TYPE_OCI_MANIFEST, data)
+
+
+def find_proof_referrers(
+    store: ArtifactStore,
+    signature_manifest: Descriptor,
+    max_count: int = 16,
+    *,
+    errors: list[TransparencyError] | None = None,
+) -> list[tuple[Descriptor, bytes]]:
+    """The proof referrers of ``signature_manifest`` and their proof bytes (not verified), at most ``max_count``.
+
+    Referrers of another artifact type are skipped. Each candidate's manifest must be a proof
+    referrer of exactly this signature manifest with one proof layer of at most
+    :data:`MAX_PROOF_BLOB_SIZE` bytes; the store checks digests and sizes.
+
+    Args:
+        store: Where the signature is.
+        signature_manifest: The signature manifest's descriptor.
+        max_count: Most candidates examined (valid or not).
+        errors: If given, a malformed candidate's error is appended here and the candidate skipped;
+            otherwise the first one is raised.
+
+    Raises:
+        UsageError: ``max_count`` is below 1.
+        TransparencyError: a candidate is malformed, missing or does not match its descriptor
+            (unless ``errors`` collects them).
+        ArtifactError: the referrers cannot be listed.
+    """
+    if max_count < 1:
+        raise UsageError(f"the maximum number of transparency proofs must be at least 1, got {max_count}")
+    found: list[tuple[Descriptor, bytes]] = []
+    examined = 0
+    for desc in store.referrers(signature_manifest, ARTIFACT_TYPE_TLOG_PROOF):
+        if desc.media_type != MEDIA_TYPE_OCI_MANIFEST or desc.artifact_type != ARTIFACT_TYPE_TLOG_PROOF:
+            continue  # the store ignored the filter
+        if examined >= max_count:
+            break
+        examined += 1
+        try:
+            found.append((desc, _read_proof(store, desc, signature_manifest)))
+        except TransparencyError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+    return found
+
+
+def _read_proof(store: ArtifactStore, desc: Descriptor, signature_manifest: Descriptor) -> bytes:
+    where = f"transparency proof referrer {desc.digest}"
+    try:
+        manifest = ImageManifest.from_bytes(store.fetch_manifest(desc), desc.media_type)
+        if manifest.artifact_type != ARTIFACT_TYPE_TLOG_PROOF:
+            raise ArtifactError(f"artifactType is {manifest.artifact_type!r}, not {ARTIFACT_TYPE_TLOG_PROOF!r}")
+        if manifest.config.media_type != MEDIA_TYPE_EMPTY_JSON:
+            raise ArtifactError(f"config.mediaType is {manifest.config.media_type!r}, not {MEDIA_TYPE_EMPTY_JSON!r}")
+        if manifest.subject is None or manifest.subject.digest != signature_manifest.digest:
+            named = "no subject" if manifest.subject is None else f"subject {manifest.subject.digest}"
+            raise ArtifactError(f"it has {named}, not the signature manifest {signature_manifest.digest}")
+        if len(manifest.layers) != 1 or manifest.layers[0].media_type != MEDIA_TYPE_TLOG_PROOF:
+            raise ArtifactError(f"it must have exactly one layer of media type {MEDIA_TYPE_TLOG_PROOF!r}")
+        layer = manifest.layers[0]
+        if layer.size > MAX_PROOF_BLOB_SIZE:
+            raise ArtifactError(f"its proof layer is {layer.size} bytes, more than the {MAX_PROOF_BLOB_SIZE} accepted")
+        return store.fetch_blob(layer, MAX_PROOF_BLOB_SIZE)
+    except (ArtifactError, DigestError) as exc:
+        raise TransparencyError(f"{where}: {exc.message}") from None
+
+
+__all__ = [
+    "ANNOTATION_TLOG_INDEX",
+    "ANNOTATION_TLOG_ORIGIN",
+    "ANNOTATION_TLOG_TREE_SIZE",
+    "ARTIFACT_TYPE_TLOG_PROOF",
+    "MAX_PROOF_BLOB_SIZE",
+    "MEDIA_TYPE_TLOG_PROOF",
+    "find_proof_referrers",
+    "proof_manifest",
+    "push_proof_referrer",
+]
