@@ -2,7 +2,9 @@
 # End-to-end demo on embedded defaults: creates .venv, installs notation-py, then
 #   makes a test signing certificate, builds a small OCI image in an OCI layout, signs it in JWS and
 #   in COSE, shows `inspect`, verifies it under a strict trust policy, signs and verifies a blob,
-#   then tampers with the signature and shows the failure.
+#   then tampers with the signature and shows the failure; then starts a tlog transparency log, signs
+#   with it, verifies under a policy that requires proof of inclusion (offline and online), forges a
+#   proof and signs without the log to show both fail; and runs the loop against a local registry.
 # Everything happens in a temporary directory (kept with KEEP=1); the user's notation config is untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,15 +83,79 @@ if [ "$code" -eq 0 ]; then
 fi
 echo "-> verification failed as it must (exit code $code)"
 
+step "10. Transparency: start a tlog log (SQLite) on loopback, sign with it, require proof of inclusion"
+T="$ROOT/.venv/bin/tlog"
+free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+printf '$ tlog init --dir tlog --origin demo.tlog.example\n'
+VKEY="$("$T" init --dir tlog --origin demo.tlog.example)"
+echo "log verifier key: $VKEY"
+"$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_hex(16))' > tlog.token
+TLOG_PORT="$(free_port)"
+printf '$ tlog serve --dir tlog --listen 127.0.0.1:%s --token-file tlog.token &\n' "$TLOG_PORT"
+"$T" serve --dir tlog --listen "127.0.0.1:$TLOG_PORT" --token-file tlog.token --log-level warning > tlog.log 2>&1 &
+TLOG_PID=$!
+PIDS="$TLOG_PID"
+cleanup() { for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done; [ "${KEEP:-0}" = "1" ] || rm -rf "$WORK"; }
+trap cleanup EXIT
+TLOG="http://127.0.0.1:$TLOG_PORT"
+for _ in $(seq 150); do
+    "$ROOT/.venv/bin/python" -c "import httpx,sys; sys.exit(httpx.get('$TLOG/checkpoint').status_code != 200)" 2>/dev/null && break
+    sleep 0.1
+done
+LDIGEST="$("$ROOT/.venv/bin/python" "$ROOT/scripts/demo_image.py" logged v1)"
+echo "logged:v1 -> $LDIGEST"
+run sign --oci-layout --tlog "$TLOG" --tlog-token-file tlog.token "logged@$LDIGEST"
+run tlog proof --oci-layout "logged@$LDIGEST"
+echo "the log's latest checkpoint ($TLOG/checkpoint):"
+"$ROOT/.venv/bin/python" -c "import httpx; print(httpx.get('$TLOG/checkpoint').text, end='')"
+# A statement for the layout's scope that requires a proof signed by this log's key.
+"$ROOT/.venv/bin/python" - "$VKEY" "$TLOG" > logged-policy.json <<'PY'
+import json, sys
+statement = {
+    "name": "logged",
+    "registryScopes": ["local/logged"],
+    "signatureVerification": {"level": "strict"},
+    "trustStores": ["ca:demo"],
+    "trustedIdentities": ["*"],
+    "transparencyLog": {"required": True, "verifierKeys": [sys.argv[1]], "url": sys.argv[2]},
+}
+print(json.dumps({"version": "1.0", "trustPolicies": [statement]}, indent=2))
+PY
+run policy import --force logged-policy.json
+run verify --oci-layout --scope local/logged "logged@$LDIGEST"
+run verify --oci-layout --scope local/logged --tlog-online "logged@$LDIGEST"
+
+step "11. Tamper with the transparency proof (one bit of the audit path), and sign without the log"
+"$ROOT/.venv/bin/python" "$ROOT/scripts/demo_tamper_proof.py" logged "$LDIGEST"
+set +e
+run verify --oci-layout --scope local/logged "logged@$LDIGEST"
+code=$?
+set -e
+if [ "$code" -eq 0 ]; then
+    echo "DEMO FAILED: a forged transparency proof verified" >&2
+    exit 1
+fi
+echo "-> verification failed as it must (exit code $code)"
+UDIGEST="$("$ROOT/.venv/bin/python" "$ROOT/scripts/demo_image.py" logged v2)"
+run sign --oci-layout "logged@$UDIGEST"
+set +e
+run verify --oci-layout --scope local/logged "logged@$UDIGEST"
+code=$?
+set -e
+if [ "$code" -eq 0 ]; then
+    echo "DEMO FAILED: a signature that was never logged verified under a policy requiring the log" >&2
+    exit 1
+fi
+echo "-> an unlogged signature does not verify (exit code $code)"
+
 if command -v docker-registry >/dev/null 2>&1; then
-    step "10. The same loop against a registry: Debian's docker-registry (distribution 2.8.2) on loopback"
+    step "12. The same loop against a registry: Debian's docker-registry (distribution 2.8.2) on loopback, with the log"
     PORT="$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     mkdir -p registry/data
     printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' \
         "$WORK/registry/data" "$PORT" > registry/config.yml
     docker-registry serve registry/config.yml > registry/log 2>&1 &
-    REGISTRY_PID=$!
-    trap 'kill "$REGISTRY_PID" 2>/dev/null || true; [ "${KEEP:-0}" = "1" ] || rm -rf "$WORK"' EXIT
+    PIDS="$PIDS $!"
     for _ in $(seq 100); do
         "$ROOT/.venv/bin/python" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$PORT/v2/').status_code != 200)" 2>/dev/null && break
         sleep 0.1
@@ -98,13 +164,15 @@ if command -v docker-registry >/dev/null 2>&1; then
     "$ROOT/.venv/bin/python" "$ROOT/scripts/demo_image.py" fresh v1 >/dev/null
     RDIGEST="$("$ROOT/.venv/bin/python" "$ROOT/scripts/demo_push.py" fresh v1 "$REPO")"
     echo "pushed $REPO:v1 -> $RDIGEST (plain HTTP on loopback, hence --insecure-registry)"
-    run sign --insecure-registry "$REPO:v1"
-    run sign --insecure-registry --signature-format cose "$REPO@$RDIGEST"
+    run sign --insecure-registry --tlog "$TLOG" --tlog-token-file tlog.token "$REPO:v1"
+    run sign --insecure-registry --signature-format cose --tlog "$TLOG" --tlog-token-file tlog.token "$REPO@$RDIGEST"
     run list --insecure-registry "$REPO@$RDIGEST"
-    run policy init --force --name registry --scope "$REPO" --trust-store ca:demo --trusted-identity "*"
-    run verify --insecure-registry "$REPO@$RDIGEST"
+    run inspect --insecure-registry "$REPO@$RDIGEST"
+    sed "s#local/logged#$REPO#" logged-policy.json > registry-policy.json
+    run policy import --force registry-policy.json
+    run verify --insecure-registry --tlog-online "$REPO@$RDIGEST"
 else
-    step "10. (skipped: install Debian's docker-registry to also run the loop against a local registry)"
+    step "12. (skipped: install Debian's docker-registry to also run the loop against a local registry)"
 fi
 
-step "Done: signed, inspected and verified; tampering was caught."
+step "Done: signed, logged, inspected and verified; tampering and unlogged signatures were caught."

@@ -55,6 +55,8 @@ def main(argv: list[str]) -> int:
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": config_desc.plain().to_dict(),
         "layers": [layer_desc.plain().to_dict()],
+        # One image per tag (same layer): signatures of different tags are of different artifacts.
+        "annotations": {"org.opencontainers.image.version": tag},
     }
     desc = layout.push_manifest(
         "application/vnd.oci.image.manifest.v1+json", json.dumps(manifest, separators=(",", ":")).encode(), tag=tag

@@ -111,7 +111,7 @@ class TransparencyVerifier:
                     f"cannot read the transparency log proofs of signature {manifest.digest}: {exc.message}"
                 ) from None
             proofs = [data for _desc, data in found]
-            return self.prove(logged, proofs, f"signature {manifest.digest}", [e.message for e in unreadable])
+            return self.prove(logged, proofs, [e.message for e in unreadable])
 
         return check
 
@@ -136,14 +136,14 @@ class TransparencyVerifier:
                 signature_manifest_digest=None,
             )
             proof = read_proof_file(signature_path)
-            return self.prove(logged, [proof] if proof is not None else [], f"signature {signature_path}")
+            return self.prove(logged, [proof] if proof is not None else [])
 
         return check
 
     # --- the decision ---------------------------------------------------------------------------
 
     def prove(
-        self, logged: LoggedSignature, proofs: list[bytes], where: str, unreadable: list[str] | None = None
+        self, logged: LoggedSignature, proofs: list[bytes], unreadable: list[str] | None = None
     ) -> Inclusion | None:
         """Prove ``logged`` from stored ``proofs`` (and the log, online); see the module docstring.
 
@@ -163,14 +163,14 @@ class TransparencyVerifier:
                 rejected.append(exc.message)
         if inclusion is None and rejected:
             reasons = "; ".join(rejected)
-            raise TransparencyError(f"{where}: transparency log proof rejected: {reasons}")
+            raise TransparencyError(f"transparency log proof rejected: {reasons}")
         if inclusion is None:
             if self.online:
                 # Proven against the latest checkpoint, so no separate consistency check is needed.
                 return find_in_log(self._log(), logged, self.policy)
             if self.policy.required:
                 raise TransparencyError(
-                    f"{where} has no transparency log proof and the trust policy requires one "
+                    "the signature has no transparency log proof and the trust policy requires one "
                     "(with --tlog-online the log is searched for it)"
                 )
             return None
