@@ -25,6 +25,7 @@ from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.transparency import (
+    ARTIFACT_TYPE_TLOG_PROOF,
     Inclusion,
     LogClient,
     LoggedSignature,
@@ -33,7 +34,7 @@ from notation_py.transparency import (
 )
 from tests.cli.conftest import SCOPE, Cli, Layout, blob_statement, make_layout, oci_statement
 from tests.cli.registry_helpers import seed
-from tests.registry.servers import RunningRegistry
+from tests.registry.servers import FakeRegistryFactory, RunningRegistry
 from tests.tlog.live import Served, serve, tlog
 from tlog.note import generate_signer
 
@@ -402,3 +403,25 @@ def test_registry_sign_and_verify_with_the_log(cli: Cli, log: Log, registry_noau
         ((index, entry),) = client.search_digest(pushed.digest)
     assert index == 0
     assert json.loads(entry)["subject"]["repository"] == pushed.scope
+
+
+@pytest.mark.slow
+def test_referrers_api_registry_holds_the_proof_as_a_referrer(
+    cli: Cli, log: Log, fake_registry: FakeRegistryFactory
+) -> None:
+    """OCI 1.1 referrers API: the proof is listed as a referrer of the signature manifest, no tag written."""
+    fake = fake_registry()
+    pushed = seed(fake)
+    out = sign_logged(cli, log, INSECURE, "-v", pushed.by_digest)
+    assert "proof stored as sha256:" in out
+    signature = out.split("Signature manifest: ")[1].split()[0]
+    with fake.client() as http:
+        listed = http.get(
+            f"/v2/{pushed.repo}/referrers/{signature}", params={"artifactType": ARTIFACT_TYPE_TLOG_PROOF}
+        ).json()
+    (proof,) = listed["manifests"]
+    assert proof["artifactType"] == ARTIFACT_TYPE_TLOG_PROOF
+    assert proof["annotations"]["io.notation-py.tlog.origin"] == ORIGIN
+    assert not any(r.method == "PUT" and "sha256-" in r.path for r in fake.requests)  # OCI-Subject honoured
+    require_log(cli, log, scopes=(pushed.scope,))
+    assert "at index 0 (proven under checkpoint size 1)" in cli.ok("verify", INSECURE, pushed.by_digest).out
