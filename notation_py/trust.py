@@ -7,8 +7,7 @@ failure does.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from cryptography import x509
 
 from notation_py.envelope.model import EnvelopeContent, SigningScheme
 from notation_py.errors import RevocationError
+from notation_py.plugins.process import DEFAULT_TIMEOUT as PLUGIN_TIMEOUT
+from notation_py.plugins.verification import VerificationPluginCheck, prepare_verification_plugin
 from notation_py.policy.document import TrustPolicyStatement
 from notation_py.policy.levels import VerificationLevel
 from notation_py.policy.truststore import StoreType, TrustStore
@@ -36,7 +37,10 @@ class PolicyTrustAnchors:
         trust_store: Where the statement's named stores live.
         revocation: Checker for OCSP/CRL; None disables revocation checking entirely (then the
             revocation check fails closed unless the level skips it).
-        plugin_directory: ``{NOTATION_CONFIG}/plugins``, to locate verification plugins.
+        plugin_directory: Where verification plugins are installed
+            (:func:`notation_py.plugins.plugin_directory`); None: no plugin can be located.
+        plugin_config: ``--plugin-config`` values passed to verification plugins.
+        plugin_timeout: Seconds each verification plugin command may take.
     """
 
     def __init__(
@@ -46,11 +50,15 @@ class PolicyTrustAnchors:
         *,
         revocation: RevocationChecker | None,
         plugin_directory: Path | None = None,
+        plugin_config: Mapping[str, str] | None = None,
+        plugin_timeout: float = PLUGIN_TIMEOUT,
     ) -> None:
         self.statement = statement
         self.trust_store = trust_store
         self.revocation = revocation
         self.plugin_directory = plugin_directory
+        self.plugin_config: dict[str, str] = dict(plugin_config or {})
+        self.plugin_timeout = plugin_timeout
 
     @property
     def name(self) -> str:
@@ -101,15 +109,20 @@ class PolicyTrustAnchors:
         )
         raise_for_result(result)
 
-    def plugin_available(self, name: str) -> str | None:
-        """Why the verification plugin ``name`` cannot be used (None if it can).
+    def verification_plugin(self, content: EnvelopeContent) -> VerificationPluginCheck | None:
+        """The verification plugin the envelope names, checked usable; None when it names none.
 
-        notation-py does not run verification plugins yet, so an installed plugin is reported as
-        unusable rather than silently ignored.
+        The returned check carries this statement's trusted identities and the plugin configuration;
+        see :mod:`notation_py.plugins.verification` for how the verifier uses it.
+
+        Raises:
+            PluginError: the plugin is missing, too old, has no verification capability, or its
+                metadata cannot be read (notation-go's messages; always an enforced failure).
         """
-        if self.plugin_directory is None:
-            return "plugin executable file is either not found or inaccessible"
-        executable = self.plugin_directory / name / f"notation-{name}"
-        if not os.path.isfile(executable) or os.path.islink(executable):
-            return f"plugin executable file is either not found or inaccessible: {executable}"
-        return f"plugin {name} is installed, but notation-py does not support verification plugins yet"
+        return prepare_verification_plugin(
+            content,
+            directory=self.plugin_directory,
+            trusted_identities=self.statement.trusted_identities,
+            plugin_config=self.plugin_config,
+            timeout=self.plugin_timeout,
+        )

@@ -42,6 +42,7 @@ from notation_py.errors import (
     EnvelopeError,
     NotationError,
     PayloadError,
+    PluginError,
     RevocationError,
     SignatureIntegrityError,
     TimestampError,
@@ -57,6 +58,7 @@ from notation_py.oci.store import ArtifactStore
 from notation_py.policy.levels import Action, Check, VerificationLevel
 
 if TYPE_CHECKING:
+    from notation_py.plugins.verification import VerificationPluginCheck
     from notation_py.transparency import Inclusion
 
 
@@ -142,8 +144,12 @@ class TrustAnchors(Protocol):
         """Raise :class:`RevocationError` if a chain certificate is revoked or its status unknown."""
         ...
 
-    def plugin_available(self, name: str) -> str | None:
-        """None if the verification plugin ``name`` can be used, else why it cannot."""
+    def verification_plugin(self, content: EnvelopeContent) -> VerificationPluginCheck | None:
+        """The verification plugin the envelope names, checked usable; None when it names none.
+
+        Raises:
+            PluginError: the plugin cannot be used (an enforced failure).
+        """
         ...
 
 
@@ -168,14 +174,15 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
 
 
-def _authenticity(content: EnvelopeContent, anchors: TrustAnchors) -> None:
+def _authenticity(content: EnvelopeContent, anchors: TrustAnchors, *, check_identity: bool = True) -> None:
     # Trust store errors carry notation-go's "error while loading the trust store, ..." text.
     trusted = anchors.trusted_certificates(content.signed.signing_scheme)
     trusted_der = {_der(c) for c in trusted}
     # notation-go: at least one certificate of the chain must be byte-equal to a trusted one.
     if not any(_der(c) in trusted_der for c in content.unsigned.certificate_chain):
         raise VerificationError("the signature's certificate chain does not contain any trusted certificate")
-    anchors.check_identity(content.leaf)
+    if check_identity:  # else the verification plugin checks the trusted identity
+        anchors.check_identity(content.leaf)
 
 
 def _expiry(content: EnvelopeContent, now: datetime) -> None:
@@ -184,20 +191,20 @@ def _expiry(content: EnvelopeContent, now: datetime) -> None:
         raise VerificationError(f'digital signature has expired on "{format_rfc1123z(expiry)}"')
 
 
-def _critical_extensions(content: EnvelopeContent, anchors: TrustAnchors) -> str | None:
-    plugin = content.signed.verification_plugin
-    if plugin is not None:
-        reason = anchors.plugin_available(plugin)
-        if reason is not None:
-            return (
-                f'error while locating the verification plugin "{plugin}", make sure the plugin is installed '
-                f"successfully before verifying the signature. error: {reason}"
-            )
-    unknown = [a.key for a in content.signed.extended if a.critical]
-    if unknown:
-        # Only a verification plugin could process them (spec: unknown critical attributes MUST fail).
-        return f"signature has unprocessed critical attribute(s): {', '.join(unknown)}"
-    return None
+def _verification_plugin(
+    content: EnvelopeContent, anchors: TrustAnchors
+) -> tuple[VerificationPluginCheck | None, str | None]:
+    """The plugin to run (or None), or why the signature must fail now."""
+    try:
+        plugin = anchors.verification_plugin(content)
+    except PluginError as exc:
+        return None, exc.message
+    if plugin is None:
+        unknown = [a.key for a in content.signed.extended if a.critical]
+        if unknown:
+            # Only a verification plugin could process them (spec: unknown critical attributes MUST fail).
+            return None, f"signature has unprocessed critical attribute(s): {', '.join(unknown)}"
+    return plugin, None
 
 
 def verify_signature(
@@ -253,7 +260,7 @@ def verify_signature(
         fail(exc.message, content)
 
     # 2. Verification plugin and unknown critical attributes, always enforced.
-    critical_error = _critical_extensions(content, anchors)
+    plugin, critical_error = _verification_plugin(content, anchors)
     if critical_error is not None:
         fail(critical_error, content, target)
 
@@ -265,12 +272,14 @@ def verify_signature(
         assert transparency is not None
         inclusion = transparency(content)
 
+    identity_by_plugin = plugin is not None and plugin.handles_trusted_identity
     steps: list[tuple[Check, Callable[[], None]]] = [
-        (Check.AUTHENTICITY, lambda: _authenticity(content, anchors)),
+        (Check.AUTHENTICITY, lambda: _authenticity(content, anchors, check_identity=not identity_by_plugin)),
         (Check.EXPIRY, lambda: _expiry(content, now)),
         (Check.AUTHENTIC_TIMESTAMP, lambda: anchors.check_authentic_timestamp(content, now)),
-        (Check.REVOCATION, lambda: anchors.check_revocation(content)),
     ]
+    if plugin is None or not plugin.handles_revocation:
+        steps.append((Check.REVOCATION, lambda: anchors.check_revocation(content)))
     if transparency is not None:
         steps.append((Check.TRANSPARENCY, prove_logged))
     for check, run in steps:
@@ -286,6 +295,25 @@ def verify_signature(
                 fail(exc.message, content, target)
             continue
         results.append(CheckResult(check, action))
+
+    # 6c. The verification plugin's checks (trusted identity and/or revocation), after the others.
+    if plugin is not None:
+        revocation_action = level.action(Check.REVOCATION)
+        try:
+            verdict = plugin.verify(content, revocation_skipped=revocation_action is Action.SKIP)
+        except PluginError as exc:
+            fail(exc.message, content, target)
+        plugin_results: list[tuple[Check, Action, str | None]] = []
+        if plugin.handles_revocation:
+            plugin_results.append((Check.REVOCATION, revocation_action, verdict.revocation_error))
+        if verdict.trusted_identity_error is not None:
+            plugin_results.append(
+                (Check.AUTHENTICITY, level.action(Check.AUTHENTICITY), verdict.trusted_identity_error)
+            )
+        for check, action, error in plugin_results:
+            results.append(CheckResult(check, action, error))
+            if error is not None and action is Action.ENFORCE:
+                fail(error, content, target)
 
     # 7. The payload describes this artifact, with the metadata the user requires.
     try:

@@ -28,11 +28,13 @@ from notation_py.cli.context import (
     warn,
 )
 from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
+from notation_py.cli.signing import timestamper
 from notation_py.cli.transparency import log_target, record_artifact, stored_proofs, transparency_verifier
 from notation_py.envelope import parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
+from notation_py.plugins import plugin_directory
 from notation_py.sign import SignOptions, sign_artifact
 from notation_py.trust import PolicyTrustAnchors
 from notation_py.verify import SignatureOutcome, verify_artifact
@@ -136,16 +138,18 @@ def sign_command(
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
-    if timestamp_url or timestamp_root_cert:
-        raise UsageError("RFC 3161 timestamping at signing time is not available in notation-py yet")
-    options = SignOptions(
-        envelope_media_type=signature_media_type(signature_format),
-        expiry=parse_expiry(expiry),
-        user_metadata=metadata,
-    )
     remote = RemoteFlags(insecure_registry, username, password, force_referrers_tag)
     log = log_target(tlog, tlog_token_file, tlog_optional)
-    with open_target(reference, oci_layout, remote=remote) as target:
+    with (
+        timestamper(timestamp_url, timestamp_root_cert) as tsa,
+        open_target(reference, oci_layout, remote=remote) as target,
+    ):
+        options = SignOptions(
+            envelope_media_type=signature_media_type(signature_format),
+            expiry=parse_expiry(expiry),
+            user_metadata=metadata,
+            timestamper=tsa,
+        )
         signer = resolve_signer(key, plugin, key_id)
         subject = _resolve(target, "sign")
         signed = sign_artifact(target.store, str(subject.digest), signer, options)
@@ -200,7 +204,7 @@ def verify_command(
     """Verify that an artifact carries a signature trusted by the trust policy."""
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
-    parse_pairs(plugin_config, "--plugin-config")
+    verify_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     check_max_signatures(max_signatures)
     if oci_layout and not scope:
         raise UsageError("--scope is required with --oci-layout (the trust policy scope of the layout)")
@@ -215,7 +219,11 @@ def verify_command(
         transparency = transparency_verifier(statement, tlog_online, tlog)
         checker = revocation_checker()
         anchors = PolicyTrustAnchors(
-            statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins
+            statement,
+            trust_store(),
+            revocation=checker,
+            plugin_directory=plugin_directory(config_dir()),
+            plugin_config=verify_plugin_config,
         )
         try:
             result = verify_artifact(

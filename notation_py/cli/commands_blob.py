@@ -24,6 +24,7 @@ from notation_py.cli.context import (
 )
 from notation_py.cli.policy_io import import_policy, init_statement, show_policy
 from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
+from notation_py.cli.signing import timestamper
 from notation_py.cli.transparency import (
     log_target,
     record_blob,
@@ -33,6 +34,7 @@ from notation_py.cli.transparency import (
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.fsutil import atomic_write
+from notation_py.plugins import plugin_directory
 from notation_py.policy.document import BlobTrustPolicy
 from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions, sign_blob
 from notation_py.trust import PolicyTrustAnchors
@@ -111,22 +113,22 @@ def blob_sign(
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     parse_pairs(plugin_config, "--plugin-config")
-    if timestamp_url or timestamp_root_cert:
-        raise UsageError("RFC 3161 timestamping at signing time is not available in notation-py yet")
     if not blob.is_file():
         raise UsageError(f"blob {blob} does not exist or is not a regular file")
     envelope_type = signature_media_type(signature_format)
     destination = signature_directory / f"{blob.name}.{_EXTENSIONS[envelope_type]}.sig"
     if destination.exists() and not force:
         raise UsageError(f"signature file {destination} already exists, use --force to overwrite it")
-    options = SignOptions(
-        envelope_media_type=envelope_type,
-        expiry=parse_expiry(expiry),
-        user_metadata=metadata,
-    )
     log = log_target(tlog, tlog_token_file, tlog_optional)
-    signer = resolve_signer(key, plugin, key_id)
-    envelope = sign_blob(blob, signer, options, blob_media_type=media_type)
+    with timestamper(timestamp_url, timestamp_root_cert) as tsa:
+        options = SignOptions(
+            envelope_media_type=envelope_type,
+            expiry=parse_expiry(expiry),
+            user_metadata=metadata,
+            timestamper=tsa,
+        )
+        signer = resolve_signer(key, plugin, key_id)
+        envelope = sign_blob(blob, signer, options, blob_media_type=media_type)
     atomic_write(destination, envelope)
     out(f"Successfully signed {blob}")
     out(f"Signature file written to {destination}")
@@ -156,7 +158,7 @@ def blob_verify(
     """
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
-    parse_pairs(plugin_config, "--plugin-config")
+    verify_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     envelope_type = _signature_media_type(signature)
     if not blob.is_file():
         raise UsageError(f"blob {blob} does not exist or is not a regular file")
@@ -169,7 +171,11 @@ def blob_verify(
     checker = revocation_checker()
     try:
         anchors = PolicyTrustAnchors(
-            statement, trust_store(), revocation=checker, plugin_directory=config_dir().plugins
+            statement,
+            trust_store(),
+            revocation=checker,
+            plugin_directory=plugin_directory(config_dir()),
+            plugin_config=verify_plugin_config,
         )
         outcome = verify_signature(
             envelope,

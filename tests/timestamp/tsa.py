@@ -148,27 +148,18 @@ def _pem(certs: list[x509.Certificate]) -> bytes:
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
-def openssl_token(
+def _write_tsa_files(
     tsa: TSAFixture,
     workdir: Path,
-    message: bytes,
     *,
-    digest: str = "sha256",
-    signer_digest: str = "sha256",
-    ess_cert_id_alg: str | None = "sha256",
-    accuracy: str | None = "secs:1, millisecs:500",
-    policy: str = TSA_POLICY,
-    embed_signer: bool = True,
-    embed_chain: bool = True,
-) -> bytes:
-    """Timestamp ``message`` with ``openssl ts`` and return the DER ``TimeStampToken``.
-
-    ``ess_cert_id_alg=None`` makes OpenSSL emit the v1 ``signing-certificate`` attribute (SHA-1);
-    ``sha256`` emits ``signing-certificate-v2``. ``accuracy=None`` omits ``TSTInfo.accuracy``.
-    """
+    signer_digest: str,
+    ess_cert_id_alg: str | None,
+    accuracy: str | None,
+    policy: str,
+) -> None:
+    """The TSA certificate, chain, key and ``ts.cnf`` that ``openssl ts -reply`` reads."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "serial").write_text("01\n")
-    (workdir / "message.bin").write_bytes(message)
     (workdir / "tsa.pem").write_bytes(_pem([tsa.leaf]))
     (workdir / "chain.pem").write_bytes(_pem([*tsa.intermediates, tsa.root]))
     (workdir / "tsa.key").write_bytes(
@@ -194,6 +185,30 @@ def openssl_token(
     if ess_cert_id_alg is not None:
         lines.append(f"ess_cert_id_alg = {ess_cert_id_alg}")
     (workdir / "ts.cnf").write_text("\n".join(lines) + "\n")
+
+
+def openssl_token(
+    tsa: TSAFixture,
+    workdir: Path,
+    message: bytes,
+    *,
+    digest: str = "sha256",
+    signer_digest: str = "sha256",
+    ess_cert_id_alg: str | None = "sha256",
+    accuracy: str | None = "secs:1, millisecs:500",
+    policy: str = TSA_POLICY,
+    embed_signer: bool = True,
+    embed_chain: bool = True,
+) -> bytes:
+    """Timestamp ``message`` with ``openssl ts`` and return the DER ``TimeStampToken``.
+
+    ``ess_cert_id_alg=None`` makes OpenSSL emit the v1 ``signing-certificate`` attribute (SHA-1);
+    ``sha256`` emits ``signing-certificate-v2``. ``accuracy=None`` omits ``TSTInfo.accuracy``.
+    """
+    _write_tsa_files(
+        tsa, workdir, signer_digest=signer_digest, ess_cert_id_alg=ess_cert_id_alg, accuracy=accuracy, policy=policy
+    )
+    (workdir / "message.bin").write_bytes(message)
     query = ["openssl", "ts", "-query", "-data", str(workdir / "message.bin"), f"-{digest}", "-no_nonce"]
     if embed_signer:
         query.append("-cert")
@@ -221,6 +236,48 @@ def openssl_token(
     if result.returncode != 0:
         raise RuntimeError(f"openssl ts -reply failed: {result.stderr.decode(errors='replace')}")
     return (workdir / "token.der").read_bytes()
+
+
+def openssl_reply(
+    tsa: TSAFixture,
+    workdir: Path,
+    query: bytes,
+    *,
+    signer_digest: str = "sha256",
+    ess_cert_id_alg: str | None = "sha256",
+    accuracy: str | None = "secs:1, millisecs:500",
+    policy: str = TSA_POLICY,
+) -> bytes:
+    """Answer a DER ``TimeStampReq`` with ``openssl ts -reply``: the DER ``TimeStampResp``.
+
+    OpenSSL copies the request's nonce and embeds the TSA certificate (with the chain) when the
+    request sets ``certReq``; a request it cannot serve gets a ``rejection`` status.
+    """
+    _write_tsa_files(
+        tsa, workdir, signer_digest=signer_digest, ess_cert_id_alg=ess_cert_id_alg, accuracy=accuracy, policy=policy
+    )
+    (workdir / "request.tsq").write_bytes(query)
+    reply = [
+        "openssl",
+        "ts",
+        "-reply",
+        "-config",
+        str(workdir / "ts.cnf"),
+        "-queryfile",
+        str(workdir / "request.tsq"),
+        "-signer",
+        str(workdir / "tsa.pem"),
+        "-inkey",
+        str(workdir / "tsa.key"),
+        "-chain",
+        str(workdir / "chain.pem"),
+        "-out",
+        str(workdir / "reply.tsr"),
+    ]
+    result = subprocess.run(reply, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl ts -reply failed: {result.stderr.decode(errors='replace')}")
+    return (workdir / "reply.tsr").read_bytes()
 
 
 def python_token(
