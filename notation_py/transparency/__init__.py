@@ -55,6 +55,7 @@ from notation_py.transparency.recording import Recorded, record_artifact_signatu
 from notation_py.transparency.referrer import (
     ANNOTATION_TLOG_INDEX,
     ANNOTATION_TLOG_ORIGIN,
+    ANNOTATION_TLOG_PROOF,
     ANNOTATION_TLOG_TREE_SIZE,
     ARTIFACT_TYPE_TLOG_PROOF,
     MAX_PROOF_BLOB_SIZE,
@@ -69,6 +70,7 @@ from notation_py.transparency.verifying import TransparencyVerifier
 __all__ = [
     "ANNOTATION_TLOG_INDEX",
     "ANNOTATION_TLOG_ORIGIN",
+    "ANNOTATION_TLOG_PROOF",
     "ANNOTATION_TLOG_TREE_SIZE",
     "ARTIFACT_TYPE_TLOG_PROOF",
     "MAX_PROOF_BLOB_SIZE",

@@ -12,13 +12,19 @@ The proof referrer is an OCI image manifest::
       "annotations": {
         "io.notation-py.tlog.index": "41",
         "io.notation-py.tlog.origin": "log.example.com/notary",
+        "io.notation-py.tlog.proof": "<standard base64 of the proof bytes>",
         "io.notation-py.tlog.treeSize": "57",
         "org.opencontainers.image.created": "2026-01-02T03:04:05Z"
       }
     }
 
-The annotations are informational (for ``inspect`` and humans): verification reads only the proof
-layer and checks it against the signature (:func:`~notation_py.transparency.proof.verify_proof_offline`).
+The origin, index and tree size annotations are informational (for ``inspect`` and humans). The
+``io.notation-py.tlog.proof`` annotation repeats the proof layer, so that a verifier finds the proof in
+the referrers listing itself (the referrers API and the tag schema both copy manifest annotations)
+and saves two round trips (manifest and blob) per signature. That is safe because a proof needs no
+integrity from its carrier: it is verified against the log's pinned key and the leaf the verifier
+recomputes (:func:`~notation_py.transparency.proof.verify_proof_offline`), whatever it was read from.
+If the embedded copy does not verify, verifiers fall back to the digest-addressed layer.
 Referring to the *signature manifest* (not the signed artifact) ties the proof to one signature
 and keeps notation's signature listing unchanged. Pushing follows the signature convention: blobs
 first (empty config, proof), then the manifest, so a store never lists a manifest with missing
@@ -27,6 +33,8 @@ content. Built like notation-go builds manifests (Go field order, sorted annotat
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -55,8 +63,12 @@ ANNOTATION_TLOG_ORIGIN: Final = "io.notation-py.tlog.origin"
 ANNOTATION_TLOG_INDEX: Final = "io.notation-py.tlog.index"
 #: Annotation: the tree size of the proof's checkpoint (informational).
 ANNOTATION_TLOG_TREE_SIZE: Final = "io.notation-py.tlog.treeSize"
+#: Annotation: the proof bytes, standard base64 (a copy of the layer, read from the referrers listing).
+ANNOTATION_TLOG_PROOF: Final = "io.notation-py.tlog.proof"
 #: Largest proof layer read.
 MAX_PROOF_BLOB_SIZE: Final = MAX_PROOF_SIZE
+#: Largest proof also embedded as an annotation (typical proofs are 1-2 KiB; referrers listings stay small).
+MAX_EMBEDDED_PROOF_SIZE: Final = 16 * 1024
 
 
 def proof_manifest(signature_manifest: Descriptor, inclusion: Inclusion, created: datetime) -> bytes:
@@ -75,6 +87,8 @@ def proof_manifest(signature_manifest: Descriptor, inclusion: Inclusion, created
         ANNOTATION_TLOG_ORIGIN: inclusion.origin,
         ANNOTATION_TLOG_TREE_SIZE: str(inclusion.tree_size),
     }
+    if len(inclusion.proof) <= MAX_EMBEDDED_PROOF_SIZE:
+        annotations[ANNOTATION_TLOG_PROOF] = base64.b64encode(inclusion.proof).decode("ascii")
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": MEDIA_TYPE_OCI_MANIFEST,
@@ -111,6 +125,7 @@ def find_proof_referrers(
     max_count: int = 16,
     *,
     errors: list[TransparencyError] | None = None,
+    embedded: bool = False,
 ) -> list[tuple[Descriptor, bytes]]:
     """The proof referrers of ``signature_manifest`` and their proof bytes (not verified), at most ``max_count``.
 
@@ -124,6 +139,8 @@ def find_proof_referrers(
         max_count: Most candidates examined (valid or not).
         errors: If given, a malformed candidate's error is appended here and the candidate skipped;
             otherwise the first one is raised.
+        embedded: Take the proof from the listing's :data:`ANNOTATION_TLOG_PROOF` when it has one
+            (no manifest or blob fetch); such proofs are as unchecked as any other until verified.
 
     Raises:
         UsageError: ``max_count`` is below 1.
@@ -141,6 +158,9 @@ def find_proof_referrers(
         if examined >= max_count:
             break
         examined += 1
+        if embedded and (proof := embedded_proof(desc)) is not None:
+            found.append((desc, proof))
+            continue
         try:
             found.append((desc, _read_proof(store, desc, signature_manifest)))
         except TransparencyError as exc:
@@ -148,6 +168,17 @@ def find_proof_referrers(
                 raise
             errors.append(exc)
     return found
+
+
+def embedded_proof(desc: Descriptor) -> bytes | None:
+    """The proof a referrer descriptor carries in :data:`ANNOTATION_TLOG_PROOF`; None if none or malformed."""
+    value = desc.annotations.get(ANNOTATION_TLOG_PROOF) if desc.annotations else None
+    if not isinstance(value, str) or not value or len(value) > (MAX_EMBEDDED_PROOF_SIZE + 2) // 3 * 4:
+        return None
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
 
 
 def _read_proof(store: ArtifactStore, desc: Descriptor, signature_manifest: Descriptor) -> bytes:
@@ -174,10 +205,13 @@ def _read_proof(store: ArtifactStore, desc: Descriptor, signature_manifest: Desc
 __all__ = [
     "ANNOTATION_TLOG_INDEX",
     "ANNOTATION_TLOG_ORIGIN",
+    "ANNOTATION_TLOG_PROOF",
     "ANNOTATION_TLOG_TREE_SIZE",
     "ARTIFACT_TYPE_TLOG_PROOF",
+    "MAX_EMBEDDED_PROOF_SIZE",
     "MAX_PROOF_BLOB_SIZE",
     "MEDIA_TYPE_TLOG_PROOF",
+    "embedded_proof",
     "find_proof_referrers",
     "proof_manifest",
     "push_proof_referrer",

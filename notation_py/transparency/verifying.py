@@ -33,7 +33,7 @@ from notation_py.transparency.files import read_proof_file
 from notation_py.transparency.online import check_consistency_online, find_in_log
 from notation_py.transparency.policy import TransparencyPolicy
 from notation_py.transparency.proof import Inclusion, verify_proof_offline
-from notation_py.transparency.referrer import find_proof_referrers
+from notation_py.transparency.referrer import embedded_proof, find_proof_referrers
 from notation_py.transparency.signature import LoggedSignature
 from notation_py.verify import TransparencyCheck
 
@@ -102,16 +102,28 @@ class TransparencyVerifier:
             signature_manifest_digest=str(manifest.digest),
         )
 
-        def check(_content: EnvelopeContent) -> Inclusion | None:
+        def proofs(embedded: bool) -> tuple[list[bytes], list[str], bool]:
             unreadable: list[TransparencyError] = []  # junk referrers must not hide a good proof
             try:
-                found = find_proof_referrers(store, manifest, errors=unreadable)
+                found = find_proof_referrers(store, manifest, errors=unreadable, embedded=embedded)
             except (ArtifactError, DigestError) as exc:
                 raise TransparencyError(
                     f"cannot read the transparency log proofs of signature {manifest.digest}: {exc.message}"
                 ) from None
-            proofs = [data for _desc, data in found]
-            return self.prove(logged, proofs, [e.message for e in unreadable])
+            used_embedded = embedded and any(embedded_proof(desc) is not None for desc, _data in found)
+            return [data for _desc, data in found], [e.message for e in unreadable], used_embedded
+
+        def check(_content: EnvelopeContent) -> Inclusion | None:
+            # The proof copies in the referrers listing first (no extra round trips); only if none
+            # of them verifies, the digest-addressed layers (a registry may have mangled annotations).
+            listed, unreadable, used_embedded = proofs(embedded=True)
+            try:
+                return self.prove(logged, listed, unreadable)
+            except TransparencyError:
+                if not used_embedded:
+                    raise
+            fetched, unreadable, _ = proofs(embedded=False)
+            return self.prove(logged, fetched, unreadable)
 
         return check
 

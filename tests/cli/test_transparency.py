@@ -9,6 +9,7 @@ back or forked.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import signal
@@ -425,3 +426,35 @@ def test_referrers_api_registry_holds_the_proof_as_a_referrer(
     assert not any(r.method == "PUT" and "sha256-" in r.path for r in fake.requests)  # OCI-Subject honoured
     require_log(cli, log, scopes=(pushed.scope,))
     assert "at index 0 (proven under checkpoint size 1)" in cli.ok("verify", INSECURE, pushed.by_digest).out
+
+
+def _proof_manifest(layout: Layout) -> tuple[Descriptor, dict[str, Any]]:
+    (manifest,) = signature_manifests(layout)
+    store = OCILayout(layout.path)
+    ((desc, _proof),) = find_proof_referrers(store, manifest)
+    return desc, json.loads(store.fetch_manifest(desc))
+
+
+def test_proof_is_read_from_the_referrers_listing_and_the_layer_is_the_fallback(
+    cli: Cli, log: Log, layout: Layout
+) -> None:
+    sign_logged(cli, log, "--oci-layout", layout.by_digest)
+    require_log(cli, log)
+    desc, manifest = _proof_manifest(layout)
+    assert base64.b64decode(manifest["annotations"]["io.notation-py.tlog.proof"]).startswith(b"c2sp.org/tlog-proof")
+
+    # The embedded copy suffices: the proof layer is not even read.
+    layer = layout.path / "blobs" / "sha256" / manifest["layers"][0]["digest"].removeprefix("sha256:")
+    saved = layer.read_bytes()
+    layer.unlink()
+    cli.ok("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest)
+    layer.write_bytes(saved)
+
+    # A mangled embedded copy: the digest-addressed layer is used instead.
+    manifest["annotations"]["io.notation-py.tlog.proof"] = base64.b64encode(
+        b"c2sp.org/tlog-proof@v1\nindex 7\n"
+    ).decode()
+    _remove_referrer(layout, desc)
+    OCILayout(layout.path).push_manifest(desc.media_type, json.dumps(manifest).encode())
+    verified = cli.ok("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest)
+    assert "Recorded in transparency log" in verified.out

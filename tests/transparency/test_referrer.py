@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from notation_py.oci.signatures import push_signature
 from notation_py.transparency import (
     ANNOTATION_TLOG_INDEX,
     ANNOTATION_TLOG_ORIGIN,
+    ANNOTATION_TLOG_PROOF,
     ANNOTATION_TLOG_TREE_SIZE,
     ARTIFACT_TYPE_TLOG_PROOF,
     MEDIA_TYPE_TLOG_PROOF,
@@ -93,10 +95,12 @@ def test_push_then_find_then_verify(signed: Signed) -> None:
         ANNOTATION_CREATED: "2026-01-02T03:04:05Z",
         ANNOTATION_TLOG_INDEX: "1",
         ANNOTATION_TLOG_ORIGIN: signed.inclusion.origin,
+        ANNOTATION_TLOG_PROOF: base64.b64encode(signed.inclusion.proof).decode(),
         ANNOTATION_TLOG_TREE_SIZE: "3",
     }
     found = find_proof_referrers(signed.store, signed.signature_manifest)
     assert [(d.digest, proof) for d, proof in found] == [(referrer.digest, signed.inclusion.proof)]
+    assert find_proof_referrers(signed.store, signed.signature_manifest, embedded=True) == found
     assert verify_proof_offline(found[0][1], signed.signature, policy()) == signed.inclusion
     # Not a signature of the image: notation's signature listing is unchanged.
     assert list(signed.store.referrers(signed.image)) == [signed.signature_manifest]
