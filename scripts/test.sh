@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the suite drives as real components: command -> package.
-declare -A NEEDED=( [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo )
+declare -A NEEDED=( [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo [softhsm2-util]=softhsm2 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")

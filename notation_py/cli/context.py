@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from notation_py.config.dirs import ConfigDir, cache_dir
 from notation_py.config.files import NotationConfig, SigningKeys
 from notation_py.envelope import format_from_name
+from notation_py.envelope.model import PrimitiveSigner
 from notation_py.errors import ConfigError, PluginError, UnsupportedEnvelopeError, UsageError
-from notation_py.keys.local import LocalSigner
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.reference import LayoutReference, RegistryReference
 from notation_py.oci.store import ArtifactStore
@@ -123,8 +123,18 @@ def signature_media_type(fmt: str | None) -> str:
         raise UsageError(exc.message) from None
 
 
-def resolve_signer(key_name: str | None, plugin: str | None, key_id: str | None) -> LocalSigner:
-    """The signer for ``--key`` (or the default key), refusing plugin keys until plugins exist."""
+def resolve_signer(
+    key_name: str | None, plugin: str | None, key_id: str | None, *, passphrase_file: Path | None = None
+) -> PrimitiveSigner:
+    """The signer for ``--key`` (or the default key), refusing plugin keys until plugins exist.
+
+    Local keys may be passphrase-encrypted (the passphrase comes from ``passphrase_file``, the
+    entry's ``passphraseFile``, ``NOTATION_KEY_PASSPHRASE`` or a terminal prompt); entries with a
+    ``pkcs11`` member sign with a key in a PKCS#11 token. Everything is checked (passphrase, PIN,
+    certificate chain) before anything is signed or written.
+    """
+    from notation_py.keys.resolve import signer_for_key
+
     cfg = config_dir()
     if plugin or key_id:
         if not (plugin and key_id):
@@ -136,14 +146,7 @@ def resolve_signer(key_name: str | None, plugin: str | None, key_id: str | None)
     suite = keys.get(key_name)
     if suite.is_plugin:
         raise PluginError(_plugin_missing(cfg, suite.plugin_name or ""))
-    key_path = _config_relative(cfg, suite.key_path or "")
-    cert_path = _config_relative(cfg, suite.cert_path or "")
-    return LocalSigner.from_files(key_path, cert_path)
-
-
-def _config_relative(cfg: ConfigDir, path: str) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else cfg.root / p
+    return signer_for_key(suite, cfg.root, passphrase_file=passphrase_file)
 
 
 def _plugin_missing(cfg: ConfigDir, name: str) -> str:

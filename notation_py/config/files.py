@@ -32,8 +32,59 @@ def _load_json_object(path: Path, what: str) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
+class Pkcs11KeyConfig:
+    """The ``pkcs11`` member of a ``signingkeys.json`` entry: a key held in a PKCS#11 token.
+
+    notation-py's own member: notation loads such an entry (it only checks names) and refuses to
+    sign with it, because the entry has neither ``keyPath`` nor ``pluginName``.
+
+    Attributes:
+        uri: RFC 7512 ``pkcs11:`` URI of the private key (module, token, object, PIN source).
+        cert_path: Certificate chain file, leaf first; ``None`` reads the chain from the token.
+        pin_file: File holding the user PIN, used when the URI has no ``pin-source``/``pin-value``.
+    """
+
+    uri: str
+    cert_path: str | None = None
+    pin_file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape (``uri``, optional ``certPath`` and ``pinFile``)."""
+        out: dict[str, Any] = {"uri": self.uri}
+        if self.cert_path:
+            out["certPath"] = self.cert_path
+        if self.pin_file:
+            out["pinFile"] = self.pin_file
+        return out
+
+    @classmethod
+    def from_dict(cls, value: object, name: str) -> Pkcs11KeyConfig:
+        """Validate the member of key ``name``."""
+        from notation_py.keys.pkcs11_uri import Pkcs11Uri
+
+        where = f'malformed signingkeys.json: "pkcs11" of key "{name}"'
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be an object")
+        unknown = sorted(set(value) - {"uri", "certPath", "pinFile"})
+        if unknown:
+            raise ConfigError(f"{where} has unknown member(s) {', '.join(unknown)}")
+        uri = value.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise ConfigError(f'{where} needs "uri", a pkcs11: URI')
+        Pkcs11Uri.parse(uri, ConfigError)
+        cert_path, pin_file = value.get("certPath"), value.get("pinFile")
+        for member, item in (("certPath", cert_path), ("pinFile", pin_file)):
+            if item is not None and (not isinstance(item, str) or not item):
+                raise ConfigError(f'{where}: "{member}" must be a non-empty string')
+        return cls(uri=uri, cert_path=cert_path, pin_file=pin_file)
+
+
+@dataclass(frozen=True)
 class KeySuite:
-    """One entry of ``signingkeys.json``: a local key (``keyPath``/``certPath``) or a plugin key."""
+    """One entry of ``signingkeys.json``: a local key (``keyPath``/``certPath``), a plugin key, or a PKCS#11 key.
+
+    ``passphraseFile`` (local keys) and ``pkcs11`` are notation-py's members; notation ignores them.
+    """
 
     name: str
     key_path: str | None = None
@@ -42,23 +93,36 @@ class KeySuite:
     plugin_name: str | None = None
     plugin_config: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: File holding the passphrase of an encrypted ``keyPath``.
+    passphrase_file: str | None = None
+    #: Set for a key held in a PKCS#11 token.
+    pkcs11: Pkcs11KeyConfig | None = None
 
     @property
     def is_plugin(self) -> bool:
         """True for a plugin-backed key."""
         return self.plugin_name is not None
 
+    @property
+    def is_pkcs11(self) -> bool:
+        """True for a key held in a PKCS#11 token."""
+        return self.pkcs11 is not None
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape used by notation."""
+        """JSON shape used by notation (plus notation-py's ``passphraseFile`` and ``pkcs11``)."""
         out: dict[str, Any] = {"name": self.name}
         if self.is_plugin:
             out["id"] = self.id
             out["pluginName"] = self.plugin_name
             if self.plugin_config:
                 out["pluginConfig"] = dict(self.plugin_config)
+        elif self.pkcs11 is not None:
+            out["pkcs11"] = self.pkcs11.to_dict()
         else:
             out["keyPath"] = self.key_path
             out["certPath"] = self.cert_path
+            if self.passphrase_file:
+                out["passphraseFile"] = self.passphrase_file
         out.update(self.extra)
         return out
 
@@ -70,7 +134,7 @@ class KeySuite:
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"malformed signingkeys.json: keys[{index}] has no name")
-        known = {"name", "keyPath", "certPath", "id", "pluginName", "pluginConfig"}
+        known = {"name", "keyPath", "certPath", "id", "pluginName", "pluginConfig", "passphraseFile", "pkcs11"}
         extra = {k: v for k, v in item.items() if k not in known}
         if "pluginName" in item:
             plugin, key_id, cfg = item.get("pluginName"), item.get("id"), item.get("pluginConfig") or {}
@@ -79,10 +143,22 @@ class KeySuite:
             if not isinstance(cfg, dict) or not all(isinstance(v, str) for v in cfg.values()):
                 raise ConfigError(f'malformed signingkeys.json: "pluginConfig" of key "{name}" must map strings')
             return cls(name=name, id=key_id, plugin_name=plugin, plugin_config=cfg, extra=extra)
+        if "pkcs11" in item:
+            if "keyPath" in item or "certPath" in item:
+                raise ConfigError(
+                    f'malformed signingkeys.json: key "{name}" has both "pkcs11" and "keyPath"/"certPath"; '
+                    'put the chain file in "pkcs11": {"certPath": ...}'
+                )
+            return cls(name=name, pkcs11=Pkcs11KeyConfig.from_dict(item["pkcs11"], name), extra=extra)
         key_path, cert_path = item.get("keyPath"), item.get("certPath")
         if not isinstance(key_path, str) or not key_path or not isinstance(cert_path, str) or not cert_path:
             raise ConfigError(f'malformed signingkeys.json: key "{name}" needs "keyPath" and "certPath"')
-        return cls(name=name, key_path=key_path, cert_path=cert_path, extra=extra)
+        passphrase_file = item.get("passphraseFile")
+        if passphrase_file is not None and (not isinstance(passphrase_file, str) or not passphrase_file):
+            raise ConfigError(
+                f'malformed signingkeys.json: "passphraseFile" of key "{name}" must be a non-empty string'
+            )
+        return cls(name=name, key_path=key_path, cert_path=cert_path, passphrase_file=passphrase_file, extra=extra)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from notation_py.envelope.algorithms import Algorithm, PrivateKey, sign_with_key
 from notation_py.errors import CertificateError, SigningKeyError, UnsupportedEnvelopeError
+from notation_py.keys.encrypted import is_encrypted_key
 
 
 class LocalSigner:
@@ -42,16 +43,36 @@ class LocalSigner:
         """Leaf-first chain."""
         return self._chain
 
+    @property
+    def private_key(self) -> PrivateKey:
+        """The private key (for ``key export``)."""
+        return self._key
+
     def sign(self, data: bytes) -> bytes:
         """Raw primitive signature over ``data``."""
         return sign_with_key(self._key, self._algorithm, data)
 
     @classmethod
-    def from_files(cls, key_path: Path, cert_path: Path, password: bytes | None = None) -> LocalSigner:
-        """Load a PEM (PKCS#8, PKCS#1 or SEC1) key and a PEM/DER certificate chain file.
+    def from_files(
+        cls,
+        key_path: Path,
+        cert_path: Path,
+        password: bytes | None = None,
+        *,
+        get_password: Callable[[], bytes] | None = None,
+    ) -> LocalSigner:
+        """Load a PEM (PKCS#8, PKCS#1 or SEC1) or DER key and a PEM/DER certificate chain file.
+
+        Args:
+            key_path: The private key, plain or passphrase-encrypted.
+            cert_path: The certificate chain, leaf first, root last.
+            password: The passphrase of an encrypted key.
+            get_password: Called for the passphrase only when the key is encrypted and
+                ``password`` is ``None`` (so a terminal prompt happens only when needed).
 
         Raises:
-            SigningKeyError: unreadable, encrypted without a password, wrong type, or not matching.
+            SigningKeyError: unreadable, encrypted without a passphrase, wrong passphrase, wrong
+                type, not matching the leaf, or a chain that breaks the certificate rules.
         """
         from notation_py.x509.certs import read_certificate_file
         from notation_py.x509.chain import validate_code_signing_chain
@@ -60,6 +81,8 @@ class LocalSigner:
             data = key_path.read_bytes()
         except OSError as exc:
             raise SigningKeyError(f"cannot read signing key {key_path}: {exc.strerror}") from None
+        if password is None and get_password is not None and is_encrypted_key(data):
+            password = get_password()
         key = load_private_key(data, password, source=str(key_path))
         try:
             chain = read_certificate_file(cert_path)
@@ -76,7 +99,18 @@ class LocalSigner:
 
 
 def load_private_key(data: bytes, password: bytes | None, source: str) -> PrivateKey:
-    """Parse a PEM or DER private key; only RSA and EC keys are usable for Notary signatures."""
+    """Parse a PEM or DER private key; only RSA and EC keys are usable for Notary signatures.
+
+    ``password`` is the passphrase of an encrypted key; it is ignored for a key that is not encrypted.
+
+    Raises:
+        SigningKeyError: encrypted without a passphrase, wrong passphrase, unparsable, or not RSA/EC.
+    """
+    encrypted = is_encrypted_key(data)
+    if not encrypted:
+        password = None
+    elif password is None:
+        raise SigningKeyError(f"signing key {source} is encrypted; a passphrase is required")
     try:
         if b"-----BEGIN" in data:
             key = serialization.load_pem_private_key(data, password=password)
@@ -85,6 +119,8 @@ def load_private_key(data: bytes, password: bytes | None, source: str) -> Privat
     except TypeError:
         raise SigningKeyError(f"signing key {source} is encrypted; a passphrase is required") from None
     except ValueError as exc:
+        if encrypted:
+            raise SigningKeyError(f"cannot decrypt signing key {source}: wrong passphrase") from None
         raise SigningKeyError(f"cannot parse signing key {source}: {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise SigningKeyError(f"signing key {source} is a {type(key).__name__}; only RSA and EC keys are supported")
