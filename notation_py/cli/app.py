@@ -26,6 +26,9 @@ key_app = typer.Typer(help="Manage signing keys (signingkeys.json).", no_args_is
 policy_app = typer.Typer(
     help="Manage the OCI trust policy (trustpolicy.oci.json).", no_args_is_help=True, context_settings=_SETTINGS
 )
+plugin_app = typer.Typer(
+    help="Manage plugins (notation's plugin protocol).", no_args_is_help=True, context_settings=_SETTINGS
+)
 tlog_app = typer.Typer(
     help="Transparency log proofs of signatures (notation-py's extension).",
     no_args_is_help=True,
@@ -39,3 +42,4 @@ app.add_typer(cert_app, name="cert", hidden=True)
 app.add_typer(key_app, name="key")
 app.add_typer(policy_app, name="policy")
 app.add_typer(tlog_app, name="tlog")
+app.add_typer(plugin_app, name="plugin")

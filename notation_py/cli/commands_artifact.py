@@ -28,14 +28,14 @@ from notation_py.cli.context import (
     warn,
 )
 from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
-from notation_py.cli.signing import timestamper
+from notation_py.cli.signing import sign_artifact_with, timestamper
 from notation_py.cli.transparency import log_target, record_artifact, stored_proofs, transparency_verifier
 from notation_py.envelope import parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.plugins import plugin_directory
-from notation_py.sign import SignOptions, sign_artifact
+from notation_py.sign import SignOptions
 from notation_py.trust import PolicyTrustAnchors
 from notation_py.verify import SignatureOutcome, verify_artifact
 
@@ -52,6 +52,14 @@ Username = Annotated[
 ]
 Password = Annotated[
     str | None, typer.Option("--password", "-p", help="Registry password (default $NOTATION_PASSWORD).")
+]
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="File holding the passphrase of an encrypted key (default: passphraseFile, $NOTATION_KEY_PASSPHRASE, a prompt).",
+        metavar="FILE",
+    ),
 ]
 TlogUrl = Annotated[
     str | None,
@@ -128,6 +136,7 @@ def sign_command(
     insecure_registry: Insecure = False,
     username: Username = None,
     password: Password = None,
+    passphrase_file: PassphraseFile = None,
     tlog: TlogUrl = None,
     tlog_token_file: TlogTokenFile = None,
     tlog_optional: TlogOptional = False,
@@ -137,7 +146,7 @@ def sign_command(
     """Sign an artifact and store the signature as a referrer of it (and record it in a transparency log)."""
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
-    parse_pairs(plugin_config, "--plugin-config")
+    signing_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     remote = RemoteFlags(insecure_registry, username, password, force_referrers_tag)
     log = log_target(tlog, tlog_token_file, tlog_optional)
     with (
@@ -150,9 +159,11 @@ def sign_command(
             user_metadata=metadata,
             timestamper=tsa,
         )
-        signer = resolve_signer(key, plugin, key_id)
+        signer = resolve_signer(
+            key, plugin, key_id, passphrase_file=passphrase_file, plugin_config=signing_plugin_config
+        )
         subject = _resolve(target, "sign")
-        signed = sign_artifact(target.store, str(subject.digest), signer, options)
+        signed = sign_artifact_with(target.store, str(subject.digest), signer, options)
         out(f"Successfully signed {target.display(str(signed.subject.digest))}")
         if verbose or debug:
             out(f"Signature manifest: {signed.signature_manifest.digest}")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from notation_py.cli.app import blob_app, blob_policy_app
+from notation_py.cli.commands_artifact import PassphraseFile
 from notation_py.cli.context import (
     config_dir,
     enable_debug,
@@ -24,7 +25,7 @@ from notation_py.cli.context import (
 )
 from notation_py.cli.policy_io import import_policy, init_statement, show_policy
 from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
-from notation_py.cli.signing import timestamper
+from notation_py.cli.signing import sign_blob_with, timestamper
 from notation_py.cli.transparency import (
     log_target,
     record_blob,
@@ -36,7 +37,7 @@ from notation_py.errors import NotationError, UsageError
 from notation_py.fsutil import atomic_write
 from notation_py.plugins import plugin_directory
 from notation_py.policy.document import BlobTrustPolicy
-from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions, sign_blob
+from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions
 from notation_py.trust import PolicyTrustAnchors
 from notation_py.verify import blob_matcher, verify_signature
 
@@ -95,6 +96,7 @@ def blob_sign(
     plugin_config: Annotated[list[str] | None, typer.Option("--plugin-config", help="key=value.")] = None,
     timestamp_url: Annotated[str | None, typer.Option("--timestamp-url", help="RFC 3161 TSA URL.")] = None,
     timestamp_root_cert: Annotated[str | None, typer.Option("--timestamp-root-cert", help="TSA root cert.")] = None,
+    passphrase_file: PassphraseFile = None,
     tlog: Annotated[
         str | None, typer.Option("--tlog", help="Transparency log URL (default: config.json).", metavar="URL")
     ] = None,
@@ -112,7 +114,7 @@ def blob_sign(
     """
     enable_debug(debug)
     metadata = parse_pairs(user_metadata, "--user-metadata")
-    parse_pairs(plugin_config, "--plugin-config")
+    signing_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     if not blob.is_file():
         raise UsageError(f"blob {blob} does not exist or is not a regular file")
     envelope_type = signature_media_type(signature_format)
@@ -127,8 +129,10 @@ def blob_sign(
             user_metadata=metadata,
             timestamper=tsa,
         )
-        signer = resolve_signer(key, plugin, key_id)
-        envelope = sign_blob(blob, signer, options, blob_media_type=media_type)
+        signer = resolve_signer(
+            key, plugin, key_id, passphrase_file=passphrase_file, plugin_config=signing_plugin_config
+        )
+        envelope = sign_blob_with(blob, signer, options, blob_media_type=media_type)
     atomic_write(destination, envelope)
     out(f"Successfully signed {blob}")
     out(f"Signature file written to {destination}")

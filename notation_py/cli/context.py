@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,13 +15,14 @@ from notation_py.config.dirs import ConfigDir, cache_dir
 from notation_py.config.files import NotationConfig, SigningKeys
 from notation_py.envelope import format_from_name
 from notation_py.envelope.model import PrimitiveSigner
-from notation_py.errors import ConfigError, PluginError, UnsupportedEnvelopeError, UsageError
+from notation_py.errors import ConfigError, UnsupportedEnvelopeError, UsageError
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.reference import LayoutReference, RegistryReference
 from notation_py.oci.store import ArtifactStore
 
 if TYPE_CHECKING:
     from notation_py.oci.registry import RegistryClient
+    from notation_py.plugins import PluginSigner
 from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
 from notation_py.policy.truststore import X509TrustStore
 from notation_py.revocation import FileCRLCache, RevocationChecker
@@ -124,16 +125,25 @@ def signature_media_type(fmt: str | None) -> str:
 
 
 def resolve_signer(
-    key_name: str | None, plugin: str | None, key_id: str | None, *, passphrase_file: Path | None = None
-) -> PrimitiveSigner:
-    """The signer for ``--key`` (or the default key), refusing plugin keys until plugins exist.
+    key_name: str | None,
+    plugin: str | None,
+    key_id: str | None,
+    *,
+    passphrase_file: Path | None = None,
+    plugin_config: Mapping[str, str] | None = None,
+) -> PrimitiveSigner | PluginSigner:
+    """The signer for ``--key`` (or the default key), or for ``--plugin``/``--id``.
 
     Local keys may be passphrase-encrypted (the passphrase comes from ``passphrase_file``, the
     entry's ``passphraseFile``, ``NOTATION_KEY_PASSPHRASE`` or a terminal prompt); entries with a
-    ``pkcs11`` member sign with a key in a PKCS#11 token. Everything is checked (passphrase, PIN,
-    certificate chain) before anything is signed or written.
+    ``pkcs11`` member sign with a key in a PKCS#11 token; plugin keys (``pluginName`` entries, or
+    ``--plugin``/``--id``) sign through notation's plugin protocol with ``plugin_config`` merged over
+    the entry's ``pluginConfig``. Everything is checked (passphrase, PIN, certificate chain, plugin
+    metadata) before anything is signed or written.
     """
     from notation_py.keys.resolve import signer_for_key
+    from notation_py.plugins import PluginSigner, plugin_directory
+    from notation_py.plugins import signer_for_key as plugin_signer_for_key
 
     cfg = config_dir()
     if plugin or key_id:
@@ -141,19 +151,12 @@ def resolve_signer(
             raise UsageError("--id and --plugin must be used together")
         if key_name:
             raise UsageError("--key is mutually exclusive with --id and --plugin")
-        raise PluginError(_plugin_missing(cfg, plugin))
+        return PluginSigner.open(plugin, key_id, plugin_config, directory=plugin_directory(cfg))
     keys = SigningKeys.load(cfg.signing_keys)
     suite = keys.get(key_name)
     if suite.is_plugin:
-        raise PluginError(_plugin_missing(cfg, suite.plugin_name or ""))
+        return plugin_signer_for_key(suite, plugin_config, directory=plugin_directory(cfg))
     return signer_for_key(suite, cfg.root, passphrase_file=passphrase_file)
-
-
-def _plugin_missing(cfg: ConfigDir, name: str) -> str:
-    executable = cfg.plugins / name / f"notation-{name}"
-    if executable.is_file():
-        return f'plugin "{name}" is installed, but notation-py does not run signing plugins yet'
-    return f'plugin "{name}" not found: {executable} does not exist'
 
 
 def load_oci_policy() -> OCITrustPolicy:

@@ -12,6 +12,7 @@ from notation_py.cli import (
     commands_cert,
     commands_key,
     commands_login,
+    commands_plugin,
     commands_policy,
     commands_tlog,
 )
@@ -25,6 +26,7 @@ _COMMAND_MODULES = (
     commands_cert,
     commands_key,
     commands_login,
+    commands_plugin,
     commands_policy,
     commands_tlog,
 )

@@ -146,10 +146,11 @@ def test_inspect_json_by_tag_is_pure_json(cli: Cli, layout: Layout) -> None:
     assert len(json.loads(result.out)["signatures"]) == 1
 
 
-def test_sign_with_plugin_key_is_refused(cli: Cli, layout: Layout) -> None:
+def test_sign_with_missing_plugin_is_refused(cli: Cli, layout: Layout) -> None:
     result = cli("sign", "--oci-layout", layout.by_digest, "--plugin", "acme", "--id", "k1")
     assert result.code == 1
-    assert 'plugin "acme" not found' in result.err
+    assert "plugin executable file is either not found or inaccessible" in result.err
+    assert "acme/notation-acme" in result.err
     half = cli("sign", "--oci-layout", layout.by_digest, "--plugin", "acme")
     assert half.code == 2
     assert "--id and --plugin must be used together" in half.err
