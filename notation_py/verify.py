@@ -165,8 +165,14 @@ TransparencyCheck = Callable[[EnvelopeContent], "Inclusion | None"]
 class OciTransparency(Protocol):
     """Builds the transparency check of one signature stored in an :class:`ArtifactStore`."""
 
-    def oci_check(self, store: ArtifactStore, subject: Descriptor, signature: FetchedSignature) -> TransparencyCheck:
-        """The check for ``signature`` (a referrer of ``subject`` in ``store``)."""
+    def oci_check(
+        self, store: ArtifactStore, subject: Descriptor, manifest: Descriptor
+    ) -> Callable[[FetchedSignature], TransparencyCheck]:
+        """The check for the signature manifest ``manifest`` (a referrer of ``subject`` in ``store``).
+
+        Called before the signature is fetched (so its proofs can be looked up meanwhile); the
+        returned function binds the check to the fetched signature.
+        """
         ...
 
 
@@ -430,8 +436,11 @@ def verify_artifact(
     """
     matcher = descriptor_matcher(subject.media_type, str(subject.digest), subject.size)
 
+    logged = transparency is not None and anchors.level.action(Check.TRANSPARENCY) is not Action.SKIP
+
     def attempt(manifest: Descriptor) -> SignatureOutcome:
         source = str(manifest.digest)
+        bind = transparency.oci_check(store, subject, manifest) if transparency is not None and logged else None
         try:
             sig = fetch_signature(store, manifest, subject)
         except (ArtifactError, DigestError, EnvelopeError) as exc:
@@ -448,7 +457,7 @@ def verify_artifact(
             user_metadata=user_metadata,
             now=now,
             source=source,
-            transparency=transparency.oci_check(store, subject, sig) if transparency is not None else None,
+            transparency=bind(sig) if bind is not None else None,
         )
 
     manifests = list(list_signature_manifests(store, subject, max_signatures))

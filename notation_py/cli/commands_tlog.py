@@ -107,14 +107,7 @@ def proof_command(
                 if not proofs and tlog is not None and client is not None and policy is not None:
                     try:
                         sig = fetch_signature(target.store, manifest, subject)
-                        logged = LoggedSignature(
-                            envelope=sig.envelope,
-                            envelope_media_type=sig.envelope_media_type,
-                            subject_digest=str(subject.digest),
-                            subject_media_type=subject.media_type,
-                            subject_size=subject.size,
-                            signature_manifest_digest=str(manifest.digest),
-                        )
+                        logged = LoggedSignature.for_artifact(sig.envelope, sig.envelope_media_type, subject, manifest)
                         inclusion = find_in_log(client, logged, policy)
                         location = f"{tlog} (fetched)"
                         if attach:

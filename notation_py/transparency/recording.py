@@ -51,14 +51,8 @@ def record_artifact_signature(
         TransparencyError: the log refused or could not be reached, its proof did not check, or the
             proof could not be stored (the message says which; the signature itself stays stored).
     """
-    subject = signed.subject
-    logged = LoggedSignature(
-        envelope=signed.envelope,
-        envelope_media_type=envelope_media_type,
-        subject_digest=str(subject.digest),
-        subject_media_type=subject.media_type,
-        subject_size=subject.size,
-        signature_manifest_digest=str(signed.signature_manifest.digest),
+    logged = LoggedSignature.for_artifact(
+        signed.envelope, envelope_media_type, signed.subject, signed.signature_manifest
     )
     inclusion = submit_and_prove(client, logged, repository, log_keys)
     try:
@@ -88,14 +82,7 @@ def record_blob_signature(
         target = parse_payload(parse_envelope(envelope_media_type, envelope).payload)
     except NotationError as exc:
         raise TransparencyError(f"cannot read the signature to log it: {exc.message}") from None
-    logged = LoggedSignature(
-        envelope=envelope,
-        envelope_media_type=envelope_media_type,
-        subject_digest=target.digest,
-        subject_media_type=target.media_type,
-        subject_size=target.size,
-        signature_manifest_digest=None,
-    )
+    logged = LoggedSignature.for_blob(envelope, envelope_media_type, target)
     inclusion = submit_and_prove(client, logged, None, log_keys)
     try:
         path = write_proof_file(signature_path, inclusion.proof)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from notation_py.envelope.payload import TargetArtifact
 from notation_py.errors import TransparencyError
+from notation_py.oci.descriptor import Descriptor
 from tlog.entry import Subject, Submission, entry_bytes_for
 from tlog.errors import InvalidEntryError
 
@@ -42,6 +44,25 @@ class LoggedSignature:
     subject_media_type: str
     subject_size: int
     signature_manifest_digest: str | None = None
+
+    @classmethod
+    def for_artifact(
+        cls, envelope: bytes, envelope_media_type: str, subject: Descriptor, signature_manifest: Descriptor
+    ) -> LoggedSignature:
+        """An OCI signature: ``envelope`` in ``signature_manifest``, a referrer of the manifest ``subject``."""
+        return cls(
+            envelope,
+            envelope_media_type,
+            str(subject.digest),
+            subject.media_type,
+            subject.size,
+            str(signature_manifest.digest),
+        )
+
+    @classmethod
+    def for_blob(cls, envelope: bytes, envelope_media_type: str, target: TargetArtifact) -> LoggedSignature:
+        """A blob signature: the subject is the payload's ``target`` (no signature manifest)."""
+        return cls(envelope, envelope_media_type, target.digest, target.media_type, target.size, None)
 
     def subject(self, repository: str | None) -> Subject:
         """The entry subject with ``repository`` (``None`` for layouts and blobs)."""

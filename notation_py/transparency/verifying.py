@@ -20,6 +20,8 @@ proof is evidence of tampering, not an absence of evidence. The level decides wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from notation_py.envelope.model import EnvelopeContent
@@ -69,6 +71,7 @@ class TransparencyVerifier:
             )
         self._client = client
         self._owns_client = client is None
+        self._pool: ThreadPoolExecutor | None = None
 
     def _log(self) -> LogClient:
         if self._client is None:
@@ -77,7 +80,10 @@ class TransparencyVerifier:
         return self._client
 
     def close(self) -> None:
-        """Close the HTTP client this verifier created."""
+        """Close the HTTP client this verifier created and stop its lookups."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         if self._client is not None and self._owns_client:
             self._client.close()
             self._client = None
@@ -90,17 +96,15 @@ class TransparencyVerifier:
 
     # --- the check, per storage ---------------------------------------------------------------
 
-    def oci_check(self, store: ArtifactStore, subject: Descriptor, signature: FetchedSignature) -> TransparencyCheck:
-        """The check of a signature stored as a referrer of ``subject``."""
-        manifest = signature.manifest_descriptor
-        logged = LoggedSignature(
-            envelope=signature.envelope,
-            envelope_media_type=signature.envelope_media_type,
-            subject_digest=str(subject.digest),
-            subject_media_type=subject.media_type,
-            subject_size=subject.size,
-            signature_manifest_digest=str(manifest.digest),
-        )
+    def oci_check(
+        self, store: ArtifactStore, subject: Descriptor, manifest: Descriptor
+    ) -> Callable[[FetchedSignature], TransparencyCheck]:
+        """The check of the signature ``manifest`` (a referrer of ``subject``), bound to it once it is read.
+
+        Called before the signature is fetched: the lookup of its proofs in the referrers listing
+        starts at once in a background thread, overlapping the signature's own fetch and
+        verification, so a stored proof costs about its verification time (``docs/performance.md``).
+        """
 
         def proofs(embedded: bool) -> tuple[list[bytes], list[str], bool]:
             unreadable: list[TransparencyError] = []  # junk referrers must not hide a good proof
@@ -113,19 +117,31 @@ class TransparencyVerifier:
             used_embedded = embedded and any(embedded_proof(desc) is not None for desc, _data in found)
             return [data for _desc, data in found], [e.message for e in unreadable], used_embedded
 
-        def check(_content: EnvelopeContent) -> Inclusion | None:
-            # The proof copies in the referrers listing first (no extra round trips); only if none
-            # of them verifies, the digest-addressed layers (a registry may have mangled annotations).
-            listed, unreadable, used_embedded = proofs(embedded=True)
-            try:
-                return self.prove(logged, listed, unreadable)
-            except TransparencyError:
-                if not used_embedded:
-                    raise
-            fetched, unreadable, _ = proofs(embedded=False)
-            return self.prove(logged, fetched, unreadable)
+        # The proof copies in the referrers listing first (no extra round trips); only if none of
+        # them verifies, the digest-addressed layers (a registry may have mangled annotations).
+        listing = self._executor().submit(proofs, True)
 
-        return check
+        def bind(signature: FetchedSignature) -> TransparencyCheck:
+            logged = LoggedSignature.for_artifact(signature.envelope, signature.envelope_media_type, subject, manifest)
+
+            def check(_content: EnvelopeContent) -> Inclusion | None:
+                listed, unreadable, used_embedded = listing.result()
+                try:
+                    return self.prove(logged, listed, unreadable)
+                except TransparencyError:
+                    if not used_embedded:
+                        raise
+                fetched, unreadable, _ = proofs(embedded=False)
+                return self.prove(logged, fetched, unreadable)
+
+            return check
+
+        return bind
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tlog-proofs")
+        return self._pool
 
     def blob_check(self, signature_path: Path, envelope: bytes, envelope_media_type: str) -> TransparencyCheck:
         """The check of a blob signature file; its proof is ``<signature_path>.tlog-proof``.
@@ -139,14 +155,7 @@ class TransparencyVerifier:
                 target = parse_payload(content.payload)
             except NotationError as exc:
                 raise TransparencyError(f"cannot read the signed payload: {exc.message}") from None
-            logged = LoggedSignature(
-                envelope=envelope,
-                envelope_media_type=envelope_media_type,
-                subject_digest=target.digest,
-                subject_media_type=target.media_type,
-                subject_size=target.size,
-                signature_manifest_digest=None,
-            )
+            logged = LoggedSignature.for_blob(envelope, envelope_media_type, target)
             proof = read_proof_file(signature_path)
             return self.prove(logged, [proof] if proof is not None else [])
 
