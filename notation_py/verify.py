@@ -49,11 +49,17 @@ from notation_py.errors import (
     TrustPolicyError,
     TrustStoreError,
     UnsupportedEnvelopeError,
+    UsageError,
     VerificationError,
 )
 from notation_py.fsutil import hash_file
 from notation_py.oci.descriptor import Descriptor
-from notation_py.oci.signatures import FetchedSignature, fetch_signature, list_signature_manifests
+from notation_py.oci.signatures import (
+    FetchedSignature,
+    fetch_signature,
+    is_signature_referrer,
+    list_signature_manifests,
+)
 from notation_py.oci.store import ArtifactStore
 from notation_py.policy.levels import Action, Check, VerificationLevel
 
@@ -166,12 +172,13 @@ class OciTransparency(Protocol):
     """Builds the transparency check of one signature stored in an :class:`ArtifactStore`."""
 
     def oci_check(
-        self, store: ArtifactStore, subject: Descriptor, manifest: Descriptor
+        self, store: ArtifactStore, subject: Descriptor, manifest: Descriptor, listing: Sequence[Descriptor] = ()
     ) -> Callable[[FetchedSignature], TransparencyCheck]:
         """The check for the signature manifest ``manifest`` (a referrer of ``subject`` in ``store``).
 
-        Called before the signature is fetched (so its proofs can be looked up meanwhile); the
-        returned function binds the check to the fetched signature.
+        Called before the signature is fetched (so its proofs can be looked up meanwhile), with the
+        subject's unfiltered referrers ``listing`` (proofs may be announced there); the returned
+        function binds the check to the fetched signature.
         """
         ...
 
@@ -440,7 +447,9 @@ def verify_artifact(
 
     def attempt(manifest: Descriptor) -> SignatureOutcome:
         source = str(manifest.digest)
-        bind = transparency.oci_check(store, subject, manifest) if transparency is not None and logged else None
+        bind = (
+            transparency.oci_check(store, subject, manifest, listing) if transparency is not None and logged else None
+        )
         try:
             sig = fetch_signature(store, manifest, subject)
         except (ArtifactError, DigestError, EnvelopeError) as exc:
@@ -460,7 +469,15 @@ def verify_artifact(
             transparency=bind(sig) if bind is not None else None,
         )
 
-    manifests = list(list_signature_manifests(store, subject, max_signatures))
+    listing: list[Descriptor] = []
+    if transparency is not None and logged:
+        # One unfiltered listing: the signatures, and the transparency proofs announced beside them.
+        if max_signatures < 1:
+            raise UsageError(f"the maximum number of signatures must be at least 1, got {max_signatures}")
+        listing = list(store.referrers(subject))
+        manifests = [d for d in listing if is_signature_referrer(d)][:max_signatures]
+    else:
+        manifests = list(list_signature_manifests(store, subject, max_signatures))
     return first_verified(
         display,
         [partial(attempt, m) for m in manifests],

@@ -408,8 +408,8 @@ def main() -> None:
     extra = with_.registry_requests - without.registry_requests
     print(
         f"offline proof lookup: {extra} extra registry request(s) per signature "
-        "(the signature manifest's referrers listing, which carries the proof in an annotation; "
-        "sent in the background while the signature is fetched and verified)"
+        "(0: the proof is announced in the image's referrers listing, read anyway; "
+        "1: the signature manifest's referrers listing, read in the background)"
     )
     for variant in variants[1:]:
         if traces[variant.name]:

@@ -3,8 +3,9 @@
 Usage: python scripts/demo_tamper_proof.py LAYOUT_DIR SUBJECT_DIGEST
 
 For each signature whose subject is SUBJECT_DIGEST, the proof referrer is swapped for one whose
-audit path has one flipped bit: the checkpoint is still genuinely signed by the log, the layout's
-digests all match, and only the inclusion check can tell. This is what someone who can write to
+audit path has one flipped bit, and the proof announcements beside the signatures are dropped: the
+checkpoint is still genuinely signed by the log, the layout's digests all match, and only the
+inclusion check can tell. This is what someone who can write to
 the registry, but not to the log, can do to pass off a signature the log never recorded.
 """
 
@@ -52,6 +53,12 @@ def main(argv: list[str]) -> int:
             print(
                 f"replaced proof {str(desc.digest)[:19]}... of signature {str(manifest.digest)[:19]}... by a forged one"
             )
+    doc = json.loads(index_path.read_bytes())
+    kept = [m for m in doc["manifests"] if "io.notation-py.tlog.signature" not in m.get("annotations", {})]
+    if len(kept) != len(doc["manifests"]):
+        print(f"dropped {len(doc['manifests']) - len(kept)} proof announcement(s) beside the signatures")
+        doc["manifests"] = kept
+        index_path.write_text(json.dumps(doc, separators=(",", ":")))
     return 0
 
 

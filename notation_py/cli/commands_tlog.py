@@ -111,7 +111,9 @@ def proof_command(
                         inclusion = find_in_log(client, logged, policy)
                         location = f"{tlog} (fetched)"
                         if attach:
-                            pushed = push_proof_referrer(target.store, manifest, inclusion, datetime.now(UTC))
+                            pushed = push_proof_referrer(
+                                target.store, manifest, inclusion, datetime.now(UTC), announce_for=subject
+                            )
                             location = f"{pushed.digest} (fetched and attached)"
                         proofs.append(summarize_proof(location, inclusion.proof))
                     except NotationError as exc:

@@ -56,7 +56,9 @@ def record_artifact_signature(
     )
     inclusion = submit_and_prove(client, logged, repository, log_keys)
     try:
-        referrer = push_proof_referrer(store, signed.signature_manifest, inclusion, now or datetime.now(UTC))
+        referrer = push_proof_referrer(
+            store, signed.signature_manifest, inclusion, now or datetime.now(UTC), announce_for=signed.subject
+        )
     except ArtifactError as exc:
         raise TransparencyError(
             f"the signature is logged at index {inclusion.index} of {inclusion.origin}, "

@@ -25,6 +25,14 @@ and saves two round trips (manifest and blob) per signature. That is safe becaus
 integrity from its carrier: it is verified against the log's pinned key and the leaf the verifier
 recomputes (:func:`~notation_py.transparency.proof.verify_proof_offline`), whatever it was read from.
 If the embedded copy does not verify, verifiers fall back to the digest-addressed layer.
+
+**Announcement.** ``sign --tlog`` also pushes a second copy of the proof manifest whose subject is the
+*signed artifact*, with :data:`ANNOTATION_TLOG_SIGNATURE` naming the signature manifest. A verifier
+lists the artifact's referrers anyway (to find its signatures); reading that listing unfiltered, it
+finds each signature's proof in the same answer: a stored proof then costs no request at all. The
+announcement is an optimisation only: without it (an older signature, a copy that lost it, a listing
+that was filtered) the proof referrer of the signature manifest is looked up as before. notation
+filters referrers by the signature artifact type and never sees either manifest.
 Referring to the *signature manifest* (not the signed artifact) ties the proof to one signature
 and keeps notation's signature listing unchanged. Pushing follows the signature convention: blobs
 first (empty config, proof), then the manifest, so a store never lists a manifest with missing
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -65,14 +74,21 @@ ANNOTATION_TLOG_INDEX: Final = "io.notation-py.tlog.index"
 ANNOTATION_TLOG_TREE_SIZE: Final = "io.notation-py.tlog.treeSize"
 #: Annotation: the proof bytes, standard base64 (a copy of the layer, read from the referrers listing).
 ANNOTATION_TLOG_PROOF: Final = "io.notation-py.tlog.proof"
+#: Annotation of an announcement: the digest of the signature manifest whose proof it repeats.
+ANNOTATION_TLOG_SIGNATURE: Final = "io.notation-py.tlog.signature"
 #: Largest proof layer read.
 MAX_PROOF_BLOB_SIZE: Final = MAX_PROOF_SIZE
 #: Largest proof also embedded as an annotation (typical proofs are 1-2 KiB; referrers listings stay small).
 MAX_EMBEDDED_PROOF_SIZE: Final = 16 * 1024
 
 
-def proof_manifest(signature_manifest: Descriptor, inclusion: Inclusion, created: datetime) -> bytes:
+def proof_manifest(
+    signature_manifest: Descriptor, inclusion: Inclusion, created: datetime, *, announce_for: Descriptor | None = None
+) -> bytes:
     """The proof referrer manifest bytes for ``inclusion``.
+
+    With ``announce_for`` (the signed artifact), the *announcement* instead: the same manifest with the
+    artifact as its subject and :data:`ANNOTATION_TLOG_SIGNATURE` naming the signature manifest.
 
     Raises:
         UsageError: ``created`` is naive, or the proof is larger than :data:`MAX_PROOF_BLOB_SIZE`.
@@ -89,34 +105,69 @@ def proof_manifest(signature_manifest: Descriptor, inclusion: Inclusion, created
     }
     if len(inclusion.proof) <= MAX_EMBEDDED_PROOF_SIZE:
         annotations[ANNOTATION_TLOG_PROOF] = base64.b64encode(inclusion.proof).decode("ascii")
+    if announce_for is not None:
+        annotations[ANNOTATION_TLOG_SIGNATURE] = str(signature_manifest.digest)
     manifest: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": MEDIA_TYPE_OCI_MANIFEST,
         "artifactType": ARTIFACT_TYPE_TLOG_PROOF,
         "config": EMPTY_JSON_DESCRIPTOR.to_dict(),
         "layers": [Descriptor.of(MEDIA_TYPE_TLOG_PROOF, inclusion.proof).to_dict()],
-        "subject": signature_manifest.plain().to_dict(),
+        "subject": (announce_for or signature_manifest).plain().to_dict(),
         "annotations": {k: annotations[k] for k in sorted(annotations)},
     }
     return go_json(manifest)
 
 
 def push_proof_referrer(
-    store: ArtifactStore, signature_manifest: Descriptor, inclusion: Inclusion, created: datetime
+    store: ArtifactStore,
+    signature_manifest: Descriptor,
+    inclusion: Inclusion,
+    created: datetime,
+    *,
+    announce_for: Descriptor | None = None,
 ) -> Descriptor:
     """Store ``inclusion.proof`` as a referrer of ``signature_manifest``; return the referrer's descriptor.
+
+    With ``announce_for`` (the signed artifact), the announcement is pushed after the proof referrer
+    (see the module docstring).
 
     Raises:
         UsageError: ``created`` is naive or the proof too large.
         ArtifactError: the store refused the content.
     """
     data = proof_manifest(signature_manifest, inclusion, created)
+    announcement = (
+        proof_manifest(signature_manifest, inclusion, created, announce_for=announce_for)
+        if announce_for is not None
+        else None
+    )
     store.push_blob(MEDIA_TYPE_EMPTY_JSON, EMPTY_JSON)
     expected = Descriptor.of(MEDIA_TYPE_TLOG_PROOF, inclusion.proof)
     pushed = store.push_blob(MEDIA_TYPE_TLOG_PROOF, inclusion.proof)
     if pushed.digest != expected.digest or pushed.size != expected.size:
         raise ArtifactError(f"store recorded the transparency proof as {pushed.digest}, expected {expected.digest}")
-    return store.push_manifest(MEDIA_TYPE_OCI_MANIFEST, data)
+    referrer = store.push_manifest(MEDIA_TYPE_OCI_MANIFEST, data)
+    if announcement is not None:
+        store.push_manifest(MEDIA_TYPE_OCI_MANIFEST, announcement)
+    return referrer
+
+
+def announced_proofs(listing: Iterable[Descriptor], signature_manifest: Descriptor) -> list[bytes]:
+    """The proofs that announcements in an artifact's referrers ``listing`` carry for ``signature_manifest``.
+
+    Read from the listing's annotations alone (no request); unverified, like any stored proof.
+    """
+    wanted = str(signature_manifest.digest)
+    found: list[bytes] = []
+    for desc in listing:
+        if desc.artifact_type != ARTIFACT_TYPE_TLOG_PROOF or desc.media_type != MEDIA_TYPE_OCI_MANIFEST:
+            continue
+        if (desc.annotations or {}).get(ANNOTATION_TLOG_SIGNATURE) != wanted:
+            continue
+        if (proof := embedded_proof(desc)) is not None:
+            found.append(proof)
+    return found
 
 
 def find_proof_referrers(
@@ -206,11 +257,13 @@ __all__ = [
     "ANNOTATION_TLOG_INDEX",
     "ANNOTATION_TLOG_ORIGIN",
     "ANNOTATION_TLOG_PROOF",
+    "ANNOTATION_TLOG_SIGNATURE",
     "ANNOTATION_TLOG_TREE_SIZE",
     "ARTIFACT_TYPE_TLOG_PROOF",
     "MAX_EMBEDDED_PROOF_SIZE",
     "MAX_PROOF_BLOB_SIZE",
     "MEDIA_TYPE_TLOG_PROOF",
+    "announced_proofs",
     "embedded_proof",
     "find_proof_referrers",
     "proof_manifest",

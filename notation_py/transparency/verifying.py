@@ -20,7 +20,7 @@ proof is evidence of tampering, not an absence of evidence. The level decides wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from notation_py.transparency.files import read_proof_file
 from notation_py.transparency.online import check_consistency_online, find_in_log
 from notation_py.transparency.policy import TransparencyPolicy
 from notation_py.transparency.proof import Inclusion, verify_proof_offline
-from notation_py.transparency.referrer import embedded_proof, find_proof_referrers
+from notation_py.transparency.referrer import announced_proofs, embedded_proof, find_proof_referrers
 from notation_py.transparency.signature import LoggedSignature
 from notation_py.verify import TransparencyCheck
 
@@ -97,13 +97,19 @@ class TransparencyVerifier:
     # --- the check, per storage ---------------------------------------------------------------
 
     def oci_check(
-        self, store: ArtifactStore, subject: Descriptor, manifest: Descriptor
+        self,
+        store: ArtifactStore,
+        subject: Descriptor,
+        manifest: Descriptor,
+        listing: Sequence[Descriptor] = (),
     ) -> Callable[[FetchedSignature], TransparencyCheck]:
         """The check of the signature ``manifest`` (a referrer of ``subject``), bound to it once it is read.
 
-        Called before the signature is fetched: the lookup of its proofs in the referrers listing
-        starts at once in a background thread, overlapping the signature's own fetch and
-        verification, so a stored proof costs about its verification time (``docs/performance.md``).
+        ``listing`` is the subject's unfiltered referrers listing, if the caller read one: a proof
+        *announced* there (:func:`~notation_py.transparency.referrer.announced_proofs`) costs no
+        request. Otherwise, or if it does not verify, the proof referrers of the signature manifest are
+        looked up — starting at once, in a background thread, so that the lookup overlaps the
+        signature's own fetch and verification (``docs/performance.md``).
         """
 
         def proofs(embedded: bool) -> tuple[list[bytes], list[str], bool]:
@@ -119,13 +125,19 @@ class TransparencyVerifier:
 
         # The proof copies in the referrers listing first (no extra round trips); only if none of
         # them verifies, the digest-addressed layers (a registry may have mangled annotations).
-        listing = self._executor().submit(proofs, True)
+        announced = announced_proofs(listing, manifest)
+        lookup = None if announced else self._executor().submit(proofs, True)
 
         def bind(signature: FetchedSignature) -> TransparencyCheck:
             logged = LoggedSignature.for_artifact(signature.envelope, signature.envelope_media_type, subject, manifest)
 
             def check(_content: EnvelopeContent) -> Inclusion | None:
-                listed, unreadable, used_embedded = listing.result()
+                if announced:
+                    try:
+                        return self.prove(logged, announced)
+                    except TransparencyError:
+                        pass  # stale or mangled: the signature manifest's own proof referrers decide
+                listed, unreadable, used_embedded = lookup.result() if lookup is not None else proofs(True)
                 try:
                     return self.prove(logged, listed, unreadable)
                 except TransparencyError:

@@ -263,6 +263,7 @@ def test_altered_proof_fails(cli: Cli, log: Log, layout: Layout) -> None:
         assert altered != proof
         _remove_referrer(layout, desc)
         _copy_proof(layout, desc, manifest, altered)
+    _remove_announcements(layout)
     require_log(cli, log)
     failed = cli("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest)
     assert failed.code == 1
@@ -275,6 +276,22 @@ def _remove_referrer(layout: Layout, desc: Descriptor) -> None:
     index = json.loads(index_path.read_text())
     index["manifests"] = [m for m in index["manifests"] if m["digest"] != str(desc.digest)]
     index_path.write_text(json.dumps(index))
+
+
+def announcements(layout: Layout) -> list[Descriptor]:
+    """The proof announcements among the image's referrers."""
+    store = OCILayout(layout.path)
+    return [
+        d
+        for d in store.referrers(store.resolve(layout.digest))
+        if d.annotations and "io.notation-py.tlog.signature" in d.annotations
+    ]
+
+
+def _remove_announcements(layout: Layout) -> None:
+    """What someone with write access to the registry can do: drop the announcements beside the signatures."""
+    for desc in announcements(layout):
+        _remove_referrer(layout, desc)
 
 
 def test_log_that_rolled_back_or_forked_fails_online(cli: Cli, tmp_path: Path) -> None:
@@ -439,6 +456,7 @@ def test_proof_is_read_from_the_referrers_listing_and_the_layer_is_the_fallback(
     cli: Cli, log: Log, layout: Layout
 ) -> None:
     sign_logged(cli, log, "--oci-layout", layout.by_digest)
+    _remove_announcements(layout)  # so that the proof referrer of the signature manifest is what is read
     require_log(cli, log)
     desc, manifest = _proof_manifest(layout)
     assert base64.b64decode(manifest["annotations"]["io.notation-py.tlog.proof"]).startswith(b"c2sp.org/tlog-proof")
@@ -458,3 +476,36 @@ def test_proof_is_read_from_the_referrers_listing_and_the_layer_is_the_fallback(
     OCILayout(layout.path).push_manifest(desc.media_type, json.dumps(manifest).encode())
     verified = cli.ok("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest)
     assert "Recorded in transparency log" in verified.out
+
+
+def test_proof_announced_beside_the_signature_needs_no_lookup_and_a_bad_one_falls_back(
+    cli: Cli, log: Log, layout: Layout
+) -> None:
+    sign_logged(cli, log, "--oci-layout", layout.by_digest)
+    require_log(cli, log)
+    (signature,) = signature_manifests(layout)
+    (announcement,) = announcements(layout)
+    assert announcement.artifact_type == ARTIFACT_TYPE_TLOG_PROOF
+    assert (announcement.annotations or {}).get("io.notation-py.tlog.signature") == str(signature.digest)
+    assert cli.ok("list", "--oci-layout", layout.by_digest).out.count("sha256:") == 2  # image + 1 signature
+
+    # The announcement alone proves the signature: the proof referrer is not needed.
+    ((proof_referrer, _proof),) = find_proof_referrers(OCILayout(layout.path), signature)
+    index_path = layout.path / "index.json"
+    saved = index_path.read_text()
+    _remove_referrer(layout, proof_referrer)
+    cli.ok("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest)
+    index_path.write_text(saved)
+
+    # A forged announcement does not hide the genuine proof referrer.
+    store = OCILayout(layout.path)
+    forged = json.loads(store.fetch_manifest(announcement))
+    forged["annotations"]["io.notation-py.tlog.proof"] = base64.b64encode(b"c2sp.org/tlog-proof@v1\nindex 9\n").decode()
+    _remove_referrer(layout, announcement)
+    store.push_manifest(announcement.media_type, json.dumps(forged).encode())
+    cli.ok("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest)
+
+    # Both gone: the signature is no longer proven.
+    _remove_referrer(layout, proof_referrer)
+    _remove_announcements(layout)
+    assert cli("verify", "--oci-layout", "--scope", SCOPE, layout.by_digest).code == 1
