@@ -27,6 +27,17 @@ cd "$WORK"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ notation-py %s\n' "$*"; "$N" "$@"; }
+# must_fail WHAT-IF-IT-PASSES WHAT-IT-SHOWS ARGS...: run notation-py ARGS, which must fail.
+must_fail() {
+    local passed="$1" shown="$2" code=0
+    shift 2
+    run "$@" || code=$?
+    if [ "$code" -eq 0 ]; then
+        echo "DEMO FAILED: $passed" >&2
+        exit 1
+    fi
+    echo "-> $shown (exit code $code)"
+}
 
 step "1. A test signing key and certificate (self-signed, code-signing rules), trusted as ca:demo"
 run cert generate-test --default --key-type ec-256 --validity 720h demo
@@ -61,27 +72,11 @@ step "8. Tamper: change one byte of every signature envelope and re-link it with
 # The layout stays internally consistent (every digest matches), so only the signature itself can
 # tell: this is what an attacker who can write to the registry would do.
 "$ROOT/.venv/bin/python" "$ROOT/scripts/demo_tamper.py" image "$DIGEST"
-set +e
-run verify --oci-layout --scope local/demo "image@$DIGEST"
-code=$?
-set -e
-if [ "$code" -eq 0 ]; then
-    echo "DEMO FAILED: a tampered signature verified" >&2
-    exit 1
-fi
-echo "-> verification failed as it must (exit code $code)"
+must_fail "a tampered signature verified" "verification failed as it must" verify --oci-layout --scope local/demo "image@$DIGEST"
 
 step "9. Tamper with the blob: the detached signature no longer matches"
 printf 'release notes v2\n' > notes.txt
-set +e
-run blob verify --signature notes.txt.cose.sig notes.txt
-code=$?
-set -e
-if [ "$code" -eq 0 ]; then
-    echo "DEMO FAILED: a modified blob verified" >&2
-    exit 1
-fi
-echo "-> verification failed as it must (exit code $code)"
+must_fail "a modified blob verified" "verification failed as it must" blob verify --signature notes.txt.cose.sig notes.txt
 
 step "10. Transparency: start a tlog log (SQLite) on loopback, sign with it, require proof of inclusion"
 T="$ROOT/.venv/bin/tlog"
@@ -127,26 +122,10 @@ run verify --oci-layout --scope local/logged --tlog-online "logged@$LDIGEST"
 
 step "11. Tamper with the transparency proof (one bit of the audit path), and sign without the log"
 "$ROOT/.venv/bin/python" "$ROOT/scripts/demo_tamper_proof.py" logged "$LDIGEST"
-set +e
-run verify --oci-layout --scope local/logged "logged@$LDIGEST"
-code=$?
-set -e
-if [ "$code" -eq 0 ]; then
-    echo "DEMO FAILED: a forged transparency proof verified" >&2
-    exit 1
-fi
-echo "-> verification failed as it must (exit code $code)"
+must_fail "a forged transparency proof verified" "verification failed as it must" verify --oci-layout --scope local/logged "logged@$LDIGEST"
 UDIGEST="$("$ROOT/.venv/bin/python" "$ROOT/scripts/demo_image.py" logged v2)"
 run sign --oci-layout "logged@$UDIGEST"
-set +e
-run verify --oci-layout --scope local/logged "logged@$UDIGEST"
-code=$?
-set -e
-if [ "$code" -eq 0 ]; then
-    echo "DEMO FAILED: a signature that was never logged verified under a policy requiring the log" >&2
-    exit 1
-fi
-echo "-> an unlogged signature does not verify (exit code $code)"
+must_fail "a signature that was never logged verified under a policy requiring the log" "an unlogged signature does not verify" verify --oci-layout --scope local/logged "logged@$UDIGEST"
 
 if command -v docker-registry >/dev/null 2>&1; then
     step "12. The same loop against a registry: Debian's docker-registry (distribution 2.8.2) on loopback, with the log"

@@ -29,7 +29,7 @@ from notation_py.cli.context import (
 )
 from notation_py.cli.render import Node, StoredProof, render_tree
 from notation_py.cli.transparency import stored_proofs, summarize_proof
-from notation_py.errors import NotationError, UsageError
+from notation_py.errors import NotationError, TrustPolicyError, UsageError
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.policy.document import OCITrustPolicy
 
@@ -99,7 +99,10 @@ def proof_command(
         client = None
         if tlog is not None:
             keys = _log_keys(tlog_key, target.scope)
-            policy = TransparencyPolicy(required=True, verifier_keys=keys, online=True, url=tlog)
+            try:
+                policy = TransparencyPolicy(required=True, verifier_keys=keys, online=True, url=tlog)
+            except TrustPolicyError as exc:
+                raise UsageError(f"--tlog/--tlog-key: {exc.message}") from None
             client = LogClient(tlog)
         try:
             for manifest in list_signature_manifests(target.store, subject, max_signatures):

@@ -214,6 +214,12 @@ def openssl_token(
         query.append("-cert")
     query += ["-out", str(workdir / "request.tsq")]
     subprocess.run(query, check=True, capture_output=True)
+    extra = ["-token_out"] + (["-chain", str(workdir / "chain.pem")] if embed_chain else [])
+    return _run_reply(workdir, extra, "token.der")
+
+
+def _run_reply(workdir: Path, extra: list[str], out: str) -> bytes:
+    """``openssl ts -reply`` on ``workdir/request.tsq`` with the TSA files written there; the output's bytes."""
     reply = [
         "openssl",
         "ts",
@@ -226,16 +232,14 @@ def openssl_token(
         str(workdir / "tsa.pem"),
         "-inkey",
         str(workdir / "tsa.key"),
-        "-token_out",
+        *extra,
         "-out",
-        str(workdir / "token.der"),
+        str(workdir / out),
     ]
-    if embed_chain:
-        reply += ["-chain", str(workdir / "chain.pem")]
     result = subprocess.run(reply, capture_output=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"openssl ts -reply failed: {result.stderr.decode(errors='replace')}")
-    return (workdir / "token.der").read_bytes()
+    return (workdir / out).read_bytes()
 
 
 def openssl_reply(
@@ -257,27 +261,7 @@ def openssl_reply(
         tsa, workdir, signer_digest=signer_digest, ess_cert_id_alg=ess_cert_id_alg, accuracy=accuracy, policy=policy
     )
     (workdir / "request.tsq").write_bytes(query)
-    reply = [
-        "openssl",
-        "ts",
-        "-reply",
-        "-config",
-        str(workdir / "ts.cnf"),
-        "-queryfile",
-        str(workdir / "request.tsq"),
-        "-signer",
-        str(workdir / "tsa.pem"),
-        "-inkey",
-        str(workdir / "tsa.key"),
-        "-chain",
-        str(workdir / "chain.pem"),
-        "-out",
-        str(workdir / "reply.tsr"),
-    ]
-    result = subprocess.run(reply, capture_output=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"openssl ts -reply failed: {result.stderr.decode(errors='replace')}")
-    return (workdir / "reply.tsr").read_bytes()
+    return _run_reply(workdir, ["-chain", str(workdir / "chain.pem")], "reply.tsr")
 
 
 def python_token(
