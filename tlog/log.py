@@ -506,7 +506,7 @@ class Log:
             tree = self._tip.copy()
             for entry in fresh:
                 index = tree.size
-                leaf = merkle.leaf_hash(entry.data)
+                leaf = entry.leaf_hash  # computed where the entry was made (a verification worker)
                 for node in tree.append(leaf):
                     prepared.nodes.append(NodeHash(node.level, node.index, node.hash))
                     overlay[(node.level, node.index)] = node.hash

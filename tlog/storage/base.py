@@ -27,11 +27,13 @@ would save about half the hash rows but turn each proof hash at an intermediate 
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, Self
 
+from tlog import merkle
 from tlog.errors import AppendConflictError
 
 __all__ = [
@@ -56,9 +58,28 @@ MAX_PAGE_SIZE: Final = 1000
 MAX_READ_RANGE: Final = 65_536
 
 
+#: The kinds of search, and the byte that separates their keys.
+SEARCH_KINDS: Final = {"digest": b"d", "identity": b"i", "repository": b"r"}
+#: Length of a search key.
+SEARCH_KEY_SIZE: Final = 16
+
+
+def search_key(kind: str, value: str) -> bytes:
+    """The 16-byte key under which entries are indexed for one search (``digest``, ``identity``, ``repository``).
+
+    SHA-256 of the kind and the value, truncated: fixed-size keys index compactly whatever the values'
+    lengths, and kinds never collide. A backend may store them as they are (SQLite does).
+    """
+    return hashlib.sha256(SEARCH_KINDS[kind] + b"\x00" + value.encode("utf-8")).digest()[:SEARCH_KEY_SIZE]
+
+
 @dataclass(frozen=True)
 class NewEntry:
     """An entry to append, with the values the search indexes and deduplication need.
+
+    The derived values (``leaf_hash``, ``search_keys``) are computed when the entry is made, which in
+    the server is in the verification worker processes: the sequencer and the storage writer, the
+    serial stages, only use them.
 
     Attributes:
         data: The exact entry bytes (the leaf; what entry bundles carry).
@@ -67,6 +88,8 @@ class NewEntry:
         signer_subject: The signer's leaf certificate subject (search key).
         repository: The artifact repository, ``registry/repository`` (search key), or ``None`` when the
             entry names none (an OCI layout or a blob): it is then not found by repository.
+        leaf_hash: RFC 6962 leaf hash of ``data`` (derived).
+        search_keys: :func:`search_key` of each search value the entry has (derived).
     """
 
     data: bytes = field(repr=False)
@@ -74,6 +97,13 @@ class NewEntry:
     subject_digest: str
     signer_subject: str
     repository: str | None
+    leaf_hash: bytes = field(init=False, repr=False, compare=False)
+    search_keys: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "leaf_hash", merkle.leaf_hash(self.data))
+        values = (("digest", self.subject_digest), ("identity", self.signer_subject), ("repository", self.repository))
+        object.__setattr__(self, "search_keys", tuple(search_key(k, v) for k, v in values if v is not None))
 
 
 @dataclass(frozen=True)

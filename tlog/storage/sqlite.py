@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -72,6 +71,7 @@ from tlog.storage.base import (
     StoredCheckpoint,
     check_page,
     check_range,
+    search_key,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStorage", "open", "search_key"]
@@ -128,15 +128,6 @@ HASH_SIZE: Final = merkle.HASH_SIZE
 #: C2SP tlog-tiles: tiles are 2^8 = 256 hashes wide.
 TILE_HEIGHT: Final = 8
 TILE_WIDTH: Final = 1 << TILE_HEIGHT
-
-_SEARCH_KINDS: Final = {"digest": b"d", "identity": b"i", "repository": b"r"}
-_SEARCH_KEY_SIZE: Final = 16
-
-
-def search_key(kind: str, value: str) -> bytes:
-    """The 16-byte key under which entries are indexed for one search (``digest``, ``identity``, ``repository``)."""
-    return hashlib.sha256(_SEARCH_KINDS[kind] + b"\x00" + value.encode("utf-8")).digest()[:_SEARCH_KEY_SIZE]
-
 
 async def open(path: str | Path, *, readers: int = 2) -> SQLiteStorage:
     """Open (creating if needed) the log database at ``path``.
@@ -314,16 +305,7 @@ class SQLiteStorage(Storage):
         )
         await conn.executemany(
             "INSERT OR IGNORE INTO search (key, idx) VALUES (?, ?)",
-            [
-                (search_key(kind, value), start + i)
-                for i, e in enumerate(entries)
-                for kind, value in (
-                    ("digest", e.subject_digest),
-                    ("identity", e.signer_subject),
-                    ("repository", e.repository),
-                )
-                if value is not None
-            ],
+            [(key, start + i) for i, e in enumerate(entries) for key in e.search_keys],
         )
         await _extend_tiles(conn, hashes)
         await conn.execute(
