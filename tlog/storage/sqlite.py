@@ -129,6 +129,7 @@ HASH_SIZE: Final = merkle.HASH_SIZE
 TILE_HEIGHT: Final = 8
 TILE_WIDTH: Final = 1 << TILE_HEIGHT
 
+
 async def open(path: str | Path, *, readers: int = 2) -> SQLiteStorage:
     """Open (creating if needed) the log database at ``path``.
 
