@@ -186,10 +186,8 @@ def _start(root: Path) -> SoftHsm:
     module = _module()
     util = shutil.which("softhsm2-util")
     if module is None or util is None:
-        message = "SoftHSM2 is not installed (Debian package softhsm2; scripts/test.sh installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        # A required component, like the registry and openssl: missing, the suite fails rather than skips.
+        pytest.fail("SoftHSM2 is not installed (Debian package softhsm2; scripts/test.sh installs it)")
     tokens = root / "tokens"
     tokens.mkdir()
     conf = root / "softhsm2.conf"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,7 +61,6 @@ def test_bundle_without_matching_certificate_or_key() -> None:
         export_backup("k", leaf.key, [], PASSPHRASE)
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_openssl_reads_the_backup(tmp_path: Path) -> None:
     root, inter, leaf = ca_chain("ec-256")
     path = tmp_path / "b.p12"

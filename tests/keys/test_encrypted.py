@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -97,7 +96,6 @@ def test_written_0600_and_loaded_by_local_signer(tmp_path: Path) -> None:
     assert calls == [1]
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_openssl_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / "k.pem"
     write_private_key(path, self_signed("ec-256").key, PASSPHRASE)
