@@ -14,6 +14,7 @@ from pathlib import Path
 
 from notation_py import SIGNING_AGENT
 from notation_py.envelope import sign_envelope
+from notation_py.envelope.algorithms import Algorithm
 from notation_py.envelope.model import PrimitiveSigner, SignRequest, Timestamper
 from notation_py.envelope.payload import TargetArtifact, build_payload
 from notation_py.errors import PayloadError, UsageError
@@ -122,18 +123,28 @@ def sign_blob(
         UsageError: the blob cannot be read or the media type is invalid.
         SigningError: the envelope could not be produced.
     """
+    target = blob_target(blob, signer.algorithm, blob_media_type, options.user_metadata)
+    request = _request(_payload(target), signer, options, now or datetime.now(UTC))
+    return sign_envelope(options.envelope_media_type, request)
+
+
+def blob_target(
+    blob: Path, algorithm: Algorithm, blob_media_type: str, user_metadata: Mapping[str, str]
+) -> TargetArtifact:
+    """The payload's target for a file: its digest with the hash the signing key's algorithm uses.
+
+    Raises:
+        UsageError: the blob cannot be read or the media type is invalid.
+    """
     if not blob_media_type or "/" not in blob_media_type:
         raise UsageError(f'invalid media type "{blob_media_type}"')
-    algorithm = signer.algorithm
     try:
         hex_digest, size = hash_file(blob, algorithm.digest_algorithm)
     except OSError as exc:
         raise UsageError(f"cannot read blob {blob}: {exc.strerror}") from None
-    target = TargetArtifact(
+    return TargetArtifact(
         media_type=blob_media_type,
         digest=f"{algorithm.digest_algorithm}:{hex_digest}",
         size=size,
-        annotations=dict(options.user_metadata),
+        annotations=dict(user_metadata),
     )
-    request = _request(_payload(target), signer, options, now or datetime.now(UTC))
-    return sign_envelope(options.envelope_media_type, request)

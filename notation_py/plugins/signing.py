@@ -15,12 +15,11 @@ from pathlib import Path
 
 from notation_py.envelope.payload import TargetArtifact
 from notation_py.errors import SigningError, UsageError
-from notation_py.fsutil import hash_file
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import push_signature
 from notation_py.oci.store import ArtifactStore
 from notation_py.plugins.signer import PluginSigner
-from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignedArtifact, SignOptions, sign_artifact, sign_blob
+from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignedArtifact, SignOptions, blob_target, sign_artifact, sign_blob
 from notation_py.x509.certs import thumbprint_sha256
 
 __all__ = ["sign_artifact_with_plugin", "sign_blob_with_plugin"]
@@ -98,17 +97,6 @@ def sign_blob_with_plugin(
         raw_options = replace(options, signing_agent=signer.signing_agent(options.signing_agent))
         return sign_blob(blob, signer, raw_options, blob_media_type=blob_media_type, now=now)
     _check_envelope_options(signer, options)
-    if not blob_media_type or "/" not in blob_media_type:
-        raise UsageError(f'invalid media type "{blob_media_type}"')
-    algorithm = signer.algorithm  # notation-go runs describe-key for blobs whatever the capability
-    try:
-        hex_digest, size = hash_file(blob, algorithm.digest_algorithm)
-    except OSError as exc:
-        raise UsageError(f"cannot read blob {blob}: {exc.strerror}") from None
-    target = TargetArtifact(
-        media_type=blob_media_type,
-        digest=f"{algorithm.digest_algorithm}:{hex_digest}",
-        size=size,
-        annotations=dict(options.user_metadata),
-    )
+    # notation-go runs describe-key for blobs whatever the capability: the key's hash digests the blob.
+    target = blob_target(blob, signer.algorithm, blob_media_type, options.user_metadata)
     return signer.generate_envelope(target, options.envelope_media_type, expiry=options.expiry).envelope
