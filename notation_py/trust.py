@@ -10,18 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from notation_py.envelope.model import EnvelopeContent, SigningScheme
 from notation_py.errors import RevocationError
-from notation_py.plugins.process import DEFAULT_TIMEOUT as PLUGIN_TIMEOUT
-from notation_py.plugins.verification import VerificationPluginCheck, prepare_verification_plugin
 from notation_py.policy.document import TrustPolicyStatement
 from notation_py.policy.levels import VerificationLevel
 from notation_py.policy.truststore import StoreType, TrustStore
 from notation_py.revocation import Purpose, RevocationChecker, raise_for_result
 from notation_py.timestamp.authentic import verify_authentic_timestamp
+
+if TYPE_CHECKING:
+    from notation_py.plugins.verification import VerificationPluginCheck
 
 _STORE_FOR_SCHEME = {
     SigningScheme.X509: StoreType.CA,
@@ -40,7 +42,7 @@ class PolicyTrustAnchors:
         plugin_directory: Where verification plugins are installed
             (:func:`notation_py.plugins.plugin_directory`); None: no plugin can be located.
         plugin_config: ``--plugin-config`` values passed to verification plugins.
-        plugin_timeout: Seconds each verification plugin command may take.
+        plugin_timeout: Seconds each verification plugin command may take (default: the plugins' default).
     """
 
     def __init__(
@@ -51,7 +53,7 @@ class PolicyTrustAnchors:
         revocation: RevocationChecker | None,
         plugin_directory: Path | None = None,
         plugin_config: Mapping[str, str] | None = None,
-        plugin_timeout: float = PLUGIN_TIMEOUT,
+        plugin_timeout: float | None = None,
     ) -> None:
         self.statement = statement
         self.trust_store = trust_store
@@ -119,10 +121,14 @@ class PolicyTrustAnchors:
             PluginError: the plugin is missing, too old, has no verification capability, or its
                 metadata cannot be read (notation-go's messages; always an enforced failure).
         """
+        # Imported here: only signatures that name a verification plugin need the plugin machinery.
+        from notation_py.plugins.process import DEFAULT_TIMEOUT
+        from notation_py.plugins.verification import prepare_verification_plugin
+
         return prepare_verification_plugin(
             content,
             directory=self.plugin_directory,
             trusted_identities=self.statement.trusted_identities,
             plugin_config=self.plugin_config,
-            timeout=self.plugin_timeout,
+            timeout=self.plugin_timeout if self.plugin_timeout is not None else DEFAULT_TIMEOUT,
         )

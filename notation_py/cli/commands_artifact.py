@@ -30,11 +30,11 @@ from notation_py.cli.context import (
 from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
 from notation_py.cli.signing import sign_artifact_with, timestamper
 from notation_py.cli.transparency import log_target, record_artifact, stored_proofs, transparency_verifier
+from notation_py.config.dirs import plugin_directory
 from notation_py.envelope import parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
-from notation_py.plugins import plugin_directory
 from notation_py.sign import SignOptions
 from notation_py.trust import PolicyTrustAnchors
 from notation_py.verify import SignatureOutcome, verify_artifact

@@ -32,10 +32,10 @@ from notation_py.cli.transparency import (
     summarize_proof,
     transparency_verifier,
 )
+from notation_py.config.dirs import plugin_directory
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.fsutil import atomic_write
-from notation_py.plugins import plugin_directory
 from notation_py.policy.document import BlobTrustPolicy
 from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions
 from notation_py.trust import PolicyTrustAnchors

@@ -84,3 +84,11 @@ def cache_dir() -> Path:
     """``$NOTATION_CACHE`` or the platform's user cache directory + ``notation``."""
     env = os.environ.get("NOTATION_CACHE")
     return Path(env) if env else _user_cache_dir() / "notation"
+
+
+def plugin_directory(config: ConfigDir | None = None) -> Path:
+    """Where plugins are installed: ``$NOTATION_LIBEXEC/plugins`` or ``{NOTATION_CONFIG}/plugins`` (as notation)."""
+    libexec = os.environ.get("NOTATION_LIBEXEC")
+    if libexec:
+        return Path(libexec) / "plugins"
+    return (config or ConfigDir.from_env()).plugins

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notation_py.config.dirs import ConfigDir
+from notation_py.config.dirs import plugin_directory
 from notation_py.errors import PluginError
 from notation_py.jsonutil import JSONFormatError, strict_loads
 from notation_py.plugins.process import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT, run_executable
@@ -38,14 +38,6 @@ __all__ = [
 
 # Plugin names become path components: refuse anything that could leave the plugin directory.
 _FORBIDDEN_NAME_CHARS = frozenset('/\\:*?"<>|\0')
-
-
-def plugin_directory(config: ConfigDir | None = None) -> Path:
-    """Where plugins are installed: ``$NOTATION_LIBEXEC/plugins`` or ``{NOTATION_CONFIG}/plugins``."""
-    libexec = os.environ.get("NOTATION_LIBEXEC")
-    if libexec:
-        return Path(libexec) / "plugins"
-    return (config or ConfigDir.from_env()).plugins
 
 
 def executable_name(name: str) -> str:
