@@ -49,7 +49,6 @@ from notation_py.errors import (
     TrustPolicyError,
     TrustStoreError,
     UnsupportedEnvelopeError,
-    UsageError,
     VerificationError,
 )
 from notation_py.fsutil import hash_file
@@ -57,7 +56,6 @@ from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import (
     FetchedSignature,
     fetch_signature,
-    is_signature_referrer,
     list_signature_manifests,
 )
 from notation_py.oci.store import ArtifactStore
@@ -448,7 +446,9 @@ def verify_artifact(
     def attempt(manifest: Descriptor) -> SignatureOutcome:
         source = str(manifest.digest)
         bind = (
-            transparency.oci_check(store, subject, manifest, listing) if transparency is not None and logged else None
+            transparency.oci_check(store, subject, manifest, listing or ())
+            if transparency is not None and logged
+            else None
         )
         try:
             sig = fetch_signature(store, manifest, subject)
@@ -469,15 +469,9 @@ def verify_artifact(
             transparency=bind(sig) if bind is not None else None,
         )
 
-    listing: list[Descriptor] = []
-    if transparency is not None and logged:
-        # One unfiltered listing: the signatures, and the transparency proofs announced beside them.
-        if max_signatures < 1:
-            raise UsageError(f"the maximum number of signatures must be at least 1, got {max_signatures}")
-        listing = list(store.referrers(subject))
-        manifests = [d for d in listing if is_signature_referrer(d)][:max_signatures]
-    else:
-        manifests = list(list_signature_manifests(store, subject, max_signatures))
+    # With transparency, one unfiltered listing: the signatures, and the proofs announced beside them.
+    listing = list(store.referrers(subject)) if transparency is not None and logged else None
+    manifests = list(list_signature_manifests(store, subject, max_signatures, listing=listing))
     return first_verified(
         display,
         [partial(attempt, m) for m in manifests],

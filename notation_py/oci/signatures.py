@@ -7,7 +7,7 @@ a store never lists a manifest whose content is missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,11 +94,14 @@ def push_signature(  # noqa: PLR0917 - the positional signature is the agreed in
     return store.push_manifest(MEDIA_TYPE_OCI_MANIFEST, data)
 
 
-def list_signature_manifests(store: ArtifactStore, subject: Descriptor, max_count: int) -> Iterator[Descriptor]:
+def list_signature_manifests(
+    store: ArtifactStore, subject: Descriptor, max_count: int, *, listing: Iterable[Descriptor] | None = None
+) -> Iterator[Descriptor]:
     """Descriptors of the signature manifests referring to ``subject``, at most ``max_count``.
 
     Referrers that are not Notary Project signatures are skipped even if the store ignored the
-    artifact type filter.
+    artifact type filter. ``listing``, when given, is the subject's referrers already read
+    (unfiltered); the store is then not asked again.
 
     Raises:
         UsageError: ``max_count`` is below 1.
@@ -108,7 +111,7 @@ def list_signature_manifests(store: ArtifactStore, subject: Descriptor, max_coun
     if max_count < 1:
         raise UsageError(f"the maximum number of signatures must be at least 1, got {max_count}")
     count = 0
-    for desc in store.referrers(subject, ARTIFACT_TYPE_NOTARY):
+    for desc in store.referrers(subject, ARTIFACT_TYPE_NOTARY) if listing is None else listing:
         if not is_signature_referrer(desc):
             continue
         yield desc
