@@ -90,7 +90,11 @@ printf '$ tlog serve --dir tlog --listen 127.0.0.1:%s --token-file tlog.token &\
 "$T" serve --dir tlog --listen "127.0.0.1:$TLOG_PORT" --token-file tlog.token --log-level warning > tlog.log 2>&1 &
 TLOG_PID=$!
 PIDS="$TLOG_PID"
-cleanup() { for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done; [ "${KEEP:-0}" = "1" ] || rm -rf "$WORK"; }
+cleanup() {
+    for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true  # the log shuts down gracefully: let it finish before its directory goes
+    [ "${KEEP:-0}" = "1" ] || rm -rf "$WORK"
+}
 trap cleanup EXIT
 TLOG="http://127.0.0.1:$TLOG_PORT"
 for _ in $(seq 150); do
