@@ -503,7 +503,7 @@ async def time_log(entries: Sequence[Entry], directory: Path) -> tuple[float, in
     try:
         signer = Signer.from_seed(ORIGIN, bytes(32))
         pending = max(DEFAULT_MAX_PENDING, len(entries))  # all submitted at once: let them queue
-        log = await Log.open(storage, signer, ORIGIN, checkpoint_interval=0.05, max_pending=pending)
+        log = await Log.open(storage, signer, ORIGIN, checkpoint_interval=0.05, max_pending=pending, create=True)
         records = [e.to_record() for e in entries]  # what verification workers hand the log
         try:
             before = log.size
@@ -689,7 +689,9 @@ async def flat(args: argparse.Namespace, directory: Path, pool: Executor) -> Non
     storage = await sqlite_storage.open(path)
     try:
         signer = Signer.from_seed(ORIGIN, bytes(32))
-        log = await Log.open(storage, signer, ORIGIN, checkpoint_interval=0.05, max_pending=max(DEFAULT_MAX_PENDING, m))
+        log = await Log.open(
+            storage, signer, ORIGIN, checkpoint_interval=0.05, max_pending=max(DEFAULT_MAX_PENDING, m), create=True
+        )
         try:
             await prefill(log, lead, synthetic)
             small = await measured_phase(1, log, records)

@@ -3,8 +3,13 @@
 ::
 
     tlog init --dir DIR --origin ORIGIN
+    tlog init --dir DIR --adopt                 (record the published checkpoint of an existing database)
     tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--prefix /PATH]
-               [--checkpoint-interval 0] [--verify-workers N]      (tokens also from $TLOG_TOKENS)
+               [--checkpoint-interval 0] [--verify-workers N] [--check]   (tokens also from $TLOG_TOKENS)
+    tlog check --dir DIR
+    tlog backup --dir DIR DEST
+    tlog restore --dir DIR BACKUP
+    tlog recover --dir DIR --from URL
     tlog prove --url URL --index N --vkey VKEY [--out FILE] [--entry-out FILE]
     tlog verify-proof --vkey VKEY --proof FILE --entry FILE
     tlog audit URL --vkey VKEY
@@ -31,11 +36,13 @@ from typing import TYPE_CHECKING, NoReturn
 from tlog import __version__
 from tlog.config import TOKENS_ENV, LogConfig, init_log_dir, load_log_dir, load_tokens, tokens_from_env
 from tlog.errors import ConfigError, TlogError
+from tlog.lock import WriterLock
+from tlog.published import PublishedCheckpoint
+from tlog.tile_client import HttpTileReader
 
 if TYPE_CHECKING:
     import uvicorn
 
-    from tlog.checkpoint import Checkpoint
     from tlog.note import Signer, Verifier
     from tlog.tiles import TileId
 
@@ -64,7 +71,32 @@ def _parser() -> _Parser:
 
     init = commands.add_parser("init", help="create a new log (signing key, configuration, database)")
     init.add_argument("--dir", required=True, type=Path, help="data directory to create")
-    init.add_argument("--origin", required=True, help="checkpoint origin, e.g. log.example.com/notary")
+    init.add_argument("--origin", help="checkpoint origin, e.g. log.example.com/notary (required unless --adopt)")
+    init.add_argument(
+        "--adopt",
+        action="store_true",
+        help="for an existing log with no record of its published checkpoint: check the database in full and "
+        "record its latest checkpoint as published",
+    )
+
+    check = commands.add_parser("check", help="check a log's database in full (every hash, every checkpoint)")
+    check.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
+
+    backup = commands.add_parser("backup", help="write a consistent copy of the log's database (while it serves)")
+    backup.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
+    backup.add_argument("destination", type=Path, help="the backup file to create")
+
+    restore = commands.add_parser("restore", help="replace a stopped log's database with a checked backup")
+    restore.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
+    restore.add_argument("backup", type=Path, help="a file made by 'tlog backup'")
+
+    recover = commands.add_parser(
+        "recover", help="fetch the entries a stopped log lost from a mirror of its tiles, verifying every hash"
+    )
+    recover.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
+    recover.add_argument(
+        "--from", dest="mirror", required=True, help="URL prefix of a mirror serving the log's C2SP tiles and bundles"
+    )
 
     serve = commands.add_parser("serve", help="serve a log over HTTP")
     serve.add_argument("--dir", required=True, type=Path, help="data directory made by 'tlog init'")
@@ -93,6 +125,18 @@ def _parser() -> _Parser:
         help="processes verifying submissions (default: one per CPU less one; 0 verifies in a thread of the server)",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--wal-checkpoint-size",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="write-ahead log size that starts a WAL checkpoint (default 4 MiB; smaller for small volumes)",
+    )
+    serve.add_argument(
+        "--check",
+        action="store_true",
+        help="check the database in full before serving (SQLite integrity check, every hash recomputed)",
+    )
 
     prove = commands.add_parser("prove", help="build an offline inclusion proof (.tlog-proof) from a log's tiles")
     prove.add_argument("--url", required=True, help="the log's URL prefix (where /checkpoint is served)")
@@ -135,9 +179,17 @@ def main(argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
         if args.command == "init":
-            return _init(args.dir, args.origin)
+            return _init(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "backup":
+            return _backup(args)
+        if args.command == "restore":
+            return _restore(args)
+        if args.command == "recover":
+            return _recover(args)
         if args.command == "prove":
             return _prove(args)
         if args.command == "verify-proof":
@@ -162,16 +214,24 @@ def main(argv: list[str]) -> int:
 # --- init -----------------------------------------------------------------------------------------
 
 
-def _init(directory: Path, origin: str) -> int:
-    config, signer = init_log_dir(directory, origin)
+def _init(args: argparse.Namespace) -> int:
+    if args.adopt:
+        if args.origin is not None:
+            raise _UsageError("--adopt takes the origin from the existing configuration: drop --origin")
+        return _adopt(args.dir)
+    if args.origin is None:
+        raise _UsageError("--origin is required to create a log")
+    directory: Path = args.dir
+    config, signer = init_log_dir(directory, args.origin)
     try:
-        asyncio.run(_create_database(config, signer))
+        with WriterLock(config.database):
+            asyncio.run(_create_database(config, signer))
     except BaseException:
-        for path in (config.directory / "config.json", config.key_file, config.database):
+        for path in (config.directory / "config.json", config.key_file, config.database, config.published_file):
             with contextlib.suppress(OSError):
                 path.unlink()
         raise
-    print(f"tlog: created log {origin!r} in {str(config.directory)!r}; its verifier key is:", file=sys.stderr)
+    print(f"tlog: created log {args.origin!r} in {str(config.directory)!r}; its verifier key is:", file=sys.stderr)
     print(signer.vkey)
     return EXIT_OK
 
@@ -183,10 +243,45 @@ async def _create_database(config: LogConfig, signer: Signer) -> None:
 
     storage = await sqlite_storage.open(config.database)
     try:
-        log = await Log.open(storage, signer, config.origin)
+        log = await Log.open(storage, signer, config.origin, published=_published(config, signer), create=True)
         await log.close()
     finally:
         await storage.close()
+
+
+def _published(config: LogConfig, signer: Signer) -> PublishedCheckpoint:
+    return PublishedCheckpoint(config.published_file, signer.verifier(), config.origin)
+
+
+def _adopt(directory: Path) -> int:
+    """``init --adopt``: record the latest checkpoint of a database that has no published record."""
+    from tlog.integrity import full_check
+    from tlog.storage import sqlite as sqlite_storage
+
+    config = load_log_dir(directory)
+    signer = config.load_signer()
+    published = _published(config, signer)
+    with WriterLock(config.database):
+        if published.read() is not None:
+            raise ConfigError(
+                f"{str(config.published_file)!r} already records the published checkpoint; --adopt is only for "
+                "a log that has none"
+            )
+
+        async def adopt() -> tuple[int, bytes]:
+            storage = await sqlite_storage.open(config.database, create=False)
+            try:
+                report = await full_check(storage, signer.verifier(), config.origin, progress=_progress("checked"))
+                state = await storage.latest_state()
+                assert state is not None  # full_check refuses an empty store
+                published.write(state.checkpoint.note)
+                return report.size, state.checkpoint.root_hash
+            finally:
+                await storage.close()
+
+        size, _ = asyncio.run(adopt())
+    print(f"tlog: the database passed a full check; recorded its checkpoint at size {size} as published")
+    return EXIT_OK
 
 
 # --- serve ----------------------------------------------------------------------------------------
@@ -216,6 +311,9 @@ def _serve(args: argparse.Namespace) -> int:
     workers: int | None = args.verify_workers
     if workers is not None and not 0 <= workers <= 256:
         raise _UsageError("--verify-workers must be between 0 and 256")
+    wal_bytes: int | None = args.wal_checkpoint_size
+    if wal_bytes is not None and not 64 * 1024 <= wal_bytes <= 1 << 40:
+        raise _UsageError("--wal-checkpoint-size must be between 65536 bytes and 1 TiB")
     try:
         prefix = check_prefix(args.prefix)
     except ValueError as exc:
@@ -242,7 +340,8 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    # Held until the process exits: a second 'serve' (or restore, recover) on this log fails at once.
+    with WriterLock(config.database), asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(
             _serve_async(
                 config,
@@ -255,6 +354,8 @@ def _serve(args: argparse.Namespace) -> int:
                 interval=interval,
                 workers=workers,
                 log_level=args.log_level,
+                full_check=args.check,
+                wal_checkpoint_bytes=wal_bytes,
             )
         )
 
@@ -280,6 +381,8 @@ async def _serve_async(
     interval: float,
     workers: int | None,
     log_level: str,
+    full_check: bool,
+    wal_checkpoint_bytes: int | None,
 ) -> int:
     import uvicorn
 
@@ -304,10 +407,21 @@ async def _serve_async(
                     signal.signal(sig, handler)
 
     if not config.database.is_file():
-        raise ConfigError(f"the log database {str(config.database)!r} does not exist")
-    storage = await sqlite_storage.open(config.database)
+        raise ConfigError(
+            f"the log database {str(config.database)!r} does not exist: only 'tlog init' creates a log; if this "
+            "log existed, restore a backup ('tlog restore') or recover it from a mirror ('tlog recover --from URL')"
+        )
+    options = {} if wal_checkpoint_bytes is None else {"wal_checkpoint_bytes": wal_checkpoint_bytes}
+    storage = await sqlite_storage.open(config.database, create=False, **options)
     try:
-        log = await Log.open(storage, signer, config.origin, checkpoint_interval=interval)
+        if full_check:
+            from tlog.integrity import full_check as check_fully
+
+            report = await check_fully(storage, signer.verifier(), config.origin, progress=_progress("checked"))
+            print(f"tlog: full check passed ({report.size} entries, {report.checkpoints} checkpoints)", file=sys.stderr)
+        log = await Log.open(
+            storage, signer, config.origin, checkpoint_interval=interval, published=_published(config, signer)
+        )
         verifier: SubmissionVerifier = InlineVerifier() if workers == 0 else ProcessVerifier(workers)
         try:
             await verifier.start()
@@ -349,6 +463,160 @@ async def _announce(server: uvicorn.Server, config: LogConfig, prefix: str) -> N
             print(f"tlog: serving {config.origin} on http://{host}:{address[1]}{prefix}", file=sys.stderr, flush=True)
 
 
+# --- check, backup, restore, recover ------------------------------------------------------------
+
+
+def _progress(verb: str) -> Callable[[int, int], None] | None:
+    """A progress line on standard error when it is a terminal (entries done of total)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\rtlog: {verb} {done}/{total} entries", end=end, file=sys.stderr, flush=True)
+
+    return report
+
+
+def _check(args: argparse.Namespace) -> int:
+    """``tlog check``: the full integrity check, and storage against the published record."""
+    from tlog.integrity import check_published, full_check
+    from tlog.storage import sqlite as sqlite_storage
+
+    config = load_log_dir(args.dir)
+    signer = config.load_signer()
+    published = _published(config, signer)
+
+    async def check() -> str:
+        storage = await sqlite_storage.open(config.database, create=False)
+        try:
+            report = await full_check(storage, signer.verifier(), config.origin, progress=_progress("checked"))
+            state = await storage.latest_state()
+            assert state is not None  # full_check refuses an empty store
+            record = published.read()
+            if record is None:
+                return (
+                    f"{report.size} entries and {report.checkpoints} checkpoints are consistent, but there is no "
+                    f"record of the published checkpoint ({config.published_file})"
+                )
+            ahead = await check_published(storage, state, record[0])
+            where = "ahead of" if ahead else "at"
+            return (
+                f"{report.size} entries and {report.checkpoints} checkpoints are consistent, {where} the published "
+                f"checkpoint (size {record[0].size})"
+            )
+        finally:
+            await storage.close()
+
+    summary = asyncio.run(check())
+    print(f"OK: {config.origin}: {summary}")
+    return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    """``tlog backup``: a consistent online copy of the database (safe while the log serves)."""
+    from tlog.backup import backup_database
+
+    config = load_log_dir(args.dir)
+    destination: Path = args.destination
+    backup_database(config.database, destination)
+    size = _backup_size(destination)
+    print(f"tlog: backed up {config.origin} at size {size} to {str(destination)!r}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _backup_size(path: Path) -> int:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        row = conn.execute("SELECT size FROM log_state WHERE id = 0").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    """``tlog restore``: check a backup in full, compare it with the published record, install it."""
+    from tlog.backup import copy_database, install_database, scratch_path
+    from tlog.integrity import check_published, full_check
+    from tlog.storage import sqlite as sqlite_storage
+
+    config = load_log_dir(args.dir)
+    signer = config.load_signer()
+    published = _published(config, signer)
+    backup: Path = args.backup
+    with WriterLock(config.database):
+        record = published.read()
+        scratch = scratch_path(config.database, "restore")
+        copy_database(backup, scratch)
+        try:
+
+            async def check() -> int:
+                storage = await sqlite_storage.open(scratch, create=False)
+                try:
+                    report = await full_check(storage, signer.verifier(), config.origin, progress=_progress("checked"))
+                    state = await storage.latest_state()
+                    assert state is not None  # full_check refuses an empty store
+                    # A backup behind the record cannot be compared with it yet: 'tlog recover' checks it
+                    # when it fetches the missing entries, and 'serve' refuses until then.
+                    if record is not None and state.checkpoint.size >= record[0].size:
+                        await check_published(storage, state, record[0])
+                    return report.size
+                finally:
+                    await storage.close()
+
+            size = asyncio.run(check())
+            install_database(scratch, config.database)
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+    print(f"tlog: restored {config.origin} at size {size} from {str(backup)!r}", file=sys.stderr)
+    if record is None:
+        print(
+            f"tlog: there is no record of the published checkpoint ({config.published_file}): fetch what the backup "
+            "lacks with 'tlog recover --from MIRROR', or, if the backup is known to be the latest state, run "
+            "'tlog init --adopt'",
+            file=sys.stderr,
+        )
+    elif size < record[0].size:
+        print(
+            f"tlog: the log published a checkpoint at size {record[0].size}; before it can serve, fetch entries "
+            f"{size}..{record[0].size - 1} with 'tlog recover --dir {args.dir} --from MIRROR'",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _recover(args: argparse.Namespace) -> int:
+    """``tlog recover``: rebuild the entries the log lost from a mirror (see :mod:`tlog.recovery`)."""
+    import base64
+
+    from tlog.recovery import recover_from_mirror
+
+    config = load_log_dir(args.dir)
+    signer = config.load_signer()
+    mirror = HttpTileReader(args.mirror)
+    try:
+        with WriterLock(config.database):
+            result = asyncio.run(
+                recover_from_mirror(
+                    config.database,
+                    _published(config, signer),
+                    signer.verifier(),
+                    config.origin,
+                    mirror,
+                    progress=_progress("recovered"),
+                )
+            )
+    finally:
+        mirror.close()
+    print(
+        f"tlog: recovered entries {result.local_size}..{result.size - 1} of {config.origin} from {args.mirror}; "
+        f"every hash verified against the checkpoint at size {result.size} "
+        f"(root {base64.b64encode(result.root_hash).decode()})",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 # --- clients: prove, verify-proof, audit ------------------------------------------------------------------
 
 
@@ -388,58 +656,6 @@ def _write_file(path: Path, data: bytes) -> None:
         raise _UsageError(f"cannot write {str(path)!r}: {exc.strerror}") from None
 
 
-class _HttpLog:
-    """Reads a tiled log over HTTP (a :class:`tlog.tiles.TileReader`), caching what it fetched."""
-
-    def __init__(self, url: str) -> None:
-        import httpx
-
-        if not url.startswith(("http://", "https://")):
-            raise _UsageError(f"the log URL {url!r} must start with http:// or https://")
-        self._prefix = url.rstrip("/") + "/"
-        self._client = httpx.Client(timeout=60, headers={"User-Agent": f"tlog/{__version__}"})
-        self._cache: dict[TileId, bytes] = {}
-        self.requests = 0
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._client.close()
-
-    def get(self, path: str) -> bytes:
-        """The body of ``<prefix>/<path>``; :class:`~tlog.errors.NotFoundError` on 404, TlogError otherwise."""
-        import httpx
-
-        from tlog.errors import NotFoundError, StorageError
-
-        url = self._prefix + path
-        try:
-            response = self._client.get(url)
-        except httpx.HTTPError as exc:
-            raise StorageError(f"cannot fetch {url}: {exc}") from None
-        self.requests += 1
-        if response.status_code == 404:
-            raise NotFoundError(f"{url} does not exist (404)")
-        if response.status_code != 200:
-            raise StorageError(f"fetching {url} failed: HTTP {response.status_code} {response.text[:200]}")
-        return response.content
-
-    def read_tiles(self, tiles: Sequence[TileId]) -> Sequence[bytes]:
-        """See :class:`tlog.tiles.TileReader`."""
-        out = []
-        for tile in tiles:
-            if tile not in self._cache:
-                self._cache[tile] = self.get(tile.path)
-            out.append(self._cache[tile])
-        return out
-
-    def checkpoint(self, verifier: Verifier) -> tuple[Checkpoint, bytes]:
-        """The log's latest checkpoint, verified with ``verifier`` (origin = key name)."""
-        from tlog.checkpoint import open_checkpoint
-
-        note = self.get("checkpoint")
-        return open_checkpoint(note, [verifier], verifier.name), note
-
-
 def _prove(args: argparse.Namespace) -> int:
     from tlog import merkle
     from tlog.errors import ProofError
@@ -450,7 +666,7 @@ def _prove(args: argparse.Namespace) -> int:
     index: int = args.index
     if index < 0:
         raise _UsageError("--index must not be negative")
-    log = _HttpLog(args.url)
+    log = HttpTileReader(args.url)
     try:
         checkpoint, note = log.checkpoint(verifier)
         if index >= checkpoint.size:
@@ -509,7 +725,7 @@ def _audit(args: argparse.Namespace) -> int:
     )
 
     verifier = _load_verifier(args.vkey)
-    log = _HttpLog(args.url)
+    log = HttpTileReader(args.url)
     problems: list[str] = []
     try:
         checkpoint, _ = log.checkpoint(verifier)

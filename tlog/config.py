@@ -6,6 +6,8 @@ Layout (created by :func:`init_log_dir`, read by :func:`load_log_dir`)::
       config.json        {"origin": ..., "keyFile": "log-key.pem", "database": "log.db"}
       log-key.pem        Ed25519 PKCS#8 PEM private key (mode 0600): the checkpoint signer
       log.db             SQLite database (tlog.storage.sqlite), plus its -wal/-shm files
+      log.db.lock        the writer lock (tlog.lock): one process writes a log
+      published-checkpoint  the latest published checkpoint (tlog.published), kept outside the database
 
 ``keyFile`` and ``database`` are relative to ``DIR`` (absolute paths are accepted too). The key name
 of the signer is the origin, as C2SP recommends, so the verifier key is ``<origin>+<id>+<key>``.
@@ -25,6 +27,7 @@ from tlog.checkpoint import Checkpoint
 from tlog.errors import ConfigError, FormatError
 from tlog.merkle import EMPTY_ROOT
 from tlog.note import Signer, check_key_name, generate_signer
+from tlog.published import PUBLISHED_FILE
 
 __all__ = [
     "CONFIG_FILE",
@@ -67,6 +70,11 @@ class LogConfig:
     origin: str
     key_file: Path
     database: Path
+
+    @property
+    def published_file(self) -> Path:
+        """The record of the latest published checkpoint (:mod:`tlog.published`), in the data directory."""
+        return self.directory / PUBLISHED_FILE
 
     def load_signer(self) -> Signer:
         """The checkpoint signer from :attr:`key_file`.
@@ -127,7 +135,7 @@ def init_log_dir(directory: Path, origin: str) -> tuple[LogConfig, Signer]:
     config_path = directory / CONFIG_FILE
     key_path = directory / DEFAULT_KEY_FILE
     database = directory / DEFAULT_DATABASE
-    for existing in (config_path, key_path, database):
+    for existing in (config_path, key_path, database, directory / PUBLISHED_FILE):
         if existing.exists():
             raise ConfigError(
                 f"{str(directory)!r} already holds a log ({existing.name} exists); refusing to overwrite it"

@@ -43,17 +43,19 @@ from tlog.checkpoint import Checkpoint, sign_checkpoint
 from tlog.entry import MAX_ENTRY_SIZE, Entry
 from tlog.errors import (
     AppendConflictError,
-    FormatError,
     InconsistentError,
     InvalidEntryError,
     LogOverloadedError,
     NotFoundError,
     ProofError,
     StorageError,
+    UnavailableError,
 )
+from tlog.integrity import check_published, check_state
 from tlog.note import NoteSigner
 from tlog.proof import TlogProof
-from tlog.storage.base import LogState, NewEntry, NodeHash, Storage, StoredCheckpoint
+from tlog.published import PublishedCheckpoint
+from tlog.storage.base import NewEntry, NodeHash, Storage, StoredCheckpoint
 
 __all__ = [
     "DEFAULT_CHECKPOINT_INTERVAL",
@@ -78,8 +80,12 @@ DEFAULT_CHECKPOINT_INTERVAL: Final = 0.0
 DEFAULT_MAX_BATCH: Final = 1024
 #: Most submissions waiting to be sequenced before :meth:`Log.submit` pushes back.
 DEFAULT_MAX_PENDING: Final = 16_384
-#: How many times a batch is re-sequenced after another writer appended first.
-_CONFLICT_RETRIES: Final = 3
+#: How many times an entry is sequenced before the log gives up on it because other writers
+#: kept appending first (only possible when several sequencers share a database).
+_CONFLICT_RETRIES: Final = 8
+#: Backoff (seconds) after a failed commit or reload: doubled at each failure in a row, up to the maximum.
+_MIN_BACKOFF: Final = 0.05
+_MAX_BACKOFF: Final = 2.0
 _PLACEHOLDER: Final = bytes(merkle.HASH_SIZE)
 _T = TypeVar("_T")
 
@@ -134,15 +140,14 @@ class Receipt:
         return TlogProof(self.index, self.inclusion_proof, self.checkpoint_note)
 
 
-class _StaleError(Exception):
-    """Internal: the state was reloaded while a batch was being prepared."""
+class _ConflictError(Exception):
+    """Internal: another writer appended after the state was read; re-read it before sequencing."""
 
 
 @dataclass(eq=False)
 class _Prepared:
     """A batch with its indices, new tree hashes and signed checkpoint, ready to commit."""
 
-    version: int
     batch: list[_Pending]
     first: dict[bytes, _Pending]  # first pending item of each dedup key
     existing: dict[bytes, int]  # keys logged before this batch, with their indices
@@ -161,6 +166,7 @@ class _Pending:
     entry: NewEntry
     future: asyncio.Future[Receipt]
     arrived: float
+    attempts: int = 0  # commits refused because another writer appended first
 
 
 class Log:
@@ -179,6 +185,7 @@ class Log:
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_pending: int = DEFAULT_MAX_PENDING,
+        published: PublishedCheckpoint | None = None,
     ) -> None:
         """Prepare a log; call :meth:`start` (or use :meth:`open`) before submitting.
 
@@ -189,6 +196,9 @@ class Log:
             checkpoint_interval: Longest wait (seconds) between a submission and its batch closing.
             max_batch: Most entries in one batch.
             max_pending: Most submissions queued before :meth:`submit` raises :class:`LogOverloadedError`.
+            published: The record of the latest published checkpoint, kept outside storage: every
+                checkpoint is written there before it is shown, and the log refuses to start when
+                storage is behind it or disagrees with it. ``tlog serve`` always has one.
         """
         if checkpoint_interval < 0:
             raise ValueError("checkpoint_interval must not be negative")
@@ -213,9 +223,14 @@ class Log:
         self._tip = merkle.CompactRange()
         # Dedup keys of the batch being committed, with their indices.
         self._uncommitted: dict[bytes, int] = {}
-        # Bumped whenever the state is re-read: a batch prepared on an older version is stale.
-        self._version = 0
         self._checkpoint: StoredCheckpoint | None = None
+        self._published = published
+        # The tip must be re-read from storage before anything more is prepared.
+        self._stale = False
+        # Set when the stored state contradicts itself or the published record: the sequencer stops.
+        self._stopped: str | None = None
+        self._failures = 0  # consecutive failed commits or reloads
+        self._backoff = 0.0
 
     @classmethod
     async def open(
@@ -227,8 +242,10 @@ class Log:
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_pending: int = DEFAULT_MAX_PENDING,
+        published: PublishedCheckpoint | None = None,
+        create: bool = False,
     ) -> Log:
-        """Create a log, recover its state from storage and start the sequencer (see :meth:`start`)."""
+        """Make a log, recover its state from storage and start the sequencer (see :meth:`start`)."""
         log = cls(
             storage,
             signer,
@@ -236,24 +253,28 @@ class Log:
             checkpoint_interval=checkpoint_interval,
             max_batch=max_batch,
             max_pending=max_pending,
+            published=published,
         )
-        await log.start()
+        await log.start(create=create)
         return log
 
-    async def start(self) -> None:
+    async def start(self, *, create: bool = False) -> None:
         """Recover from storage and start the background sequencer.
 
-        Recovery loads the latest checkpoint and compact range, checks that they agree (same size
-        and root), that the checkpoint is for this origin and that the stored subtree hashes lead to
-        the same root. A new store gets a signed size-0 checkpoint.
+        Recovery loads the latest checkpoint and compact range and checks them
+        (:func:`tlog.integrity.check_state`: they agree, the checkpoint is for this origin, the
+        stored subtree hashes and newest entries lead to its root), then checks storage against the
+        published record when there is one (:func:`tlog.integrity.check_published`). An empty store
+        gets a signed size-0 checkpoint only with ``create`` (``tlog init``); otherwise it is refused.
 
         Raises:
-            InconsistentError: the stored state contradicts itself or belongs to another origin.
+            InconsistentError: the stored state is empty (without ``create``), contradicts itself,
+                belongs to another origin, is behind the published record or disagrees with it.
             StorageError: the storage failed.
         """
         if self._task is not None:
             raise RuntimeError("the log is already started")
-        await self._load()
+        await self._load(create=create)
         self._task = asyncio.create_task(self._run(), name=f"tlog-sequencer {self._origin}")
 
     async def close(self) -> None:
@@ -293,7 +314,7 @@ class Log:
 
     @property
     def checkpoint(self) -> StoredCheckpoint:
-        """The latest checkpoint this sequencer committed or loaded.
+        """The latest published checkpoint: committed, and recorded as published when the log has a record.
 
         Raises:
             RuntimeError: the log is not started.
@@ -311,6 +332,11 @@ class Log:
     def pending(self) -> int:
         """Submissions waiting to be sequenced."""
         return len(self._pending)
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the sequencer stopped for good (its stored state became inconsistent), or ``None``."""
+        return self._stopped
 
     # --- submissions ------------------------------------------------------------------------------
 
@@ -332,6 +358,8 @@ class Log:
             InvalidEntryError: the entry is larger than an entry bundle can carry (65,535 bytes).
             LogOverloadedError: too many submissions are pending.
         """
+        if self._stopped is not None:
+            raise UnavailableError(f"the log stopped accepting submissions: {self._stopped}")
         if self._closing or self._task is None:
             raise StorageError("the log is not accepting submissions (closed or not started)")
         if len(entry.data) > MAX_ENTRY_SIZE:
@@ -385,17 +413,30 @@ class Log:
 
         Preparing (dedup, hashing, signing the checkpoint) is Python on the event loop; committing
         is SQL in the driver's thread, which releases the GIL: overlapping the two uses a second
-        core. Commits stay strictly sequential. A batch prepared on top of a batch whose commit then
-        fails (or on a state that was reloaded meanwhile) is put back at the head of the queue and
-        prepared again from the state re-read from storage.
+        core. Commits stay strictly sequential.
+
+        Only this loop changes the sequencer's tip, and only from a state it re-read successfully:
+        when batch k does not commit (a failure, or another writer appended first) batch k+1,
+        prepared on top of k, is put back in the queue too, and nothing more is prepared until the
+        state has been re-read from storage (with backoff while storage keeps failing).
         """
         loop = asyncio.get_running_loop()
-        committing: asyncio.Task[None] | None = None
+        committing: asyncio.Task[bool] | None = None
         while True:
+            if self._stale:
+                if committing is not None:
+                    await committing
+                    committing = None
+                if not await self._reload():
+                    if self._stopped is not None or self._closing:
+                        self._fail_pending()
+                        return
+                    await self._sleep_backoff()
+                    continue
             if not self._pending:
                 if committing is not None:
                     if committing.done():
-                        await committing
+                        self._stale |= not await committing
                         committing = None
                         continue
                     # Idle while a batch commits: prepare the next one as soon as submissions arrive.
@@ -409,6 +450,8 @@ class Log:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            if self._backoff and committing is None:
+                await self._sleep_backoff()
             deadline = self._pending[0].arrived + self._interval
             while len(self._pending) < self._max_batch and not self._closing:
                 timeout = deadline - loop.time()
@@ -419,89 +462,141 @@ class Log:
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
-            prepared = await self._prepare_or_fail(batch)
-            if committing is not None:
-                await committing
-                committing = None
-            if prepared is None:
-                continue
-            if prepared.version != self._version:  # built on a state that is gone: start over
+            prepared: _Prepared | None = None
+            try:
+                prepared = await self._prepare(batch)
+            except _ConflictError:  # another writer appended: re-read, then sequence again
                 self._pending[:0] = batch
+                self._stale = True
+            except Exception as exc:  # the tip is untouched: only this batch fails
+                self._fail(batch, exc)
+            if committing is not None:
+                committed = await committing
+                committing = None
+                if not committed:  # batch k is not in storage: the batch prepared on top of it is void
+                    if prepared is not None:
+                        self._pending[:0] = prepared.batch
+                    self._stale = True
+                    continue
+            if prepared is None or self._stale:
+                if prepared is not None:
+                    self._pending[:0] = prepared.batch
                 continue
             committing = asyncio.create_task(self._integrate(prepared), name="tlog-commit")
 
-    async def _prepare_or_fail(self, batch: list[_Pending]) -> _Prepared | None:
-        """Prepare ``batch``; on failure resolve its waiters with the error and return ``None``."""
-        try:
-            return await self._prepare(batch)
-        except _StaleError:  # the state was re-read meanwhile: prepare again on the new one
-            self._pending[:0] = batch
-            return None
-        except Exception as exc:
-            self._fail(batch, exc)
-            await self._reload_after_failure()
-            return None
+    async def _integrate(self, prepared: _Prepared) -> bool:
+        """Commit one prepared batch and resolve its waiters; ``False`` when it was not committed.
 
-    async def _integrate(self, prepared: _Prepared) -> None:
-        """Commit one prepared batch and resolve its waiters; never raises."""
+        Never raises. On a conflict (another writer appended first) the batch is put back at the
+        head of the queue, to be sequenced again on the re-read state, unless it has already been
+        tried :data:`_CONFLICT_RETRIES` times; on any other failure its waiters get the error.
+        """
         batch = prepared.batch
         try:
-            for _ in range(_CONFLICT_RETRIES):
-                try:
-                    receipts = await self._commit(prepared)
-                    break
-                except AppendConflictError as exc:
-                    _log.warning("re-sequencing a batch of %d entries: %s", len(batch), exc.message)
-                    await self._load()
-                    with contextlib.suppress(_StaleError):  # then the next attempt commits a stale batch: conflict
-                        prepared = await self._prepare(batch)
-            else:
-                raise StorageError(f"another writer kept appending first ({_CONFLICT_RETRIES} attempts)")
+            receipts = await self._commit(prepared)
+        except AppendConflictError as exc:
+            _log.warning("re-sequencing a batch of %d entries: %s", len(batch), exc.message)
+            retry = []
+            for pending in batch:
+                pending.attempts += 1
+                if pending.attempts < _CONFLICT_RETRIES:
+                    retry.append(pending)
+                elif not pending.future.done():
+                    pending.future.set_exception(
+                        StorageError(f"another writer kept appending first ({_CONFLICT_RETRIES} attempts)")
+                    )
+            self._pending[:0] = retry
+            return False
         except Exception as exc:  # every failure fails the whole batch, never the sequencer
             self._fail(batch, exc)
-            await self._reload_after_failure()
-            return
+            return False
+        self._recovered()
         for pending, receipt in zip(batch, receipts, strict=True):
             if not pending.future.done():
                 pending.future.set_result(receipt)
+        return True
 
-    @staticmethod
-    def _fail(batch: list[_Pending], exc: Exception) -> None:
+    def _fail(self, batch: list[_Pending], exc: Exception) -> None:
+        """Fail every waiter of ``batch``; log the first failure of a run of them, then back off."""
         error = exc if isinstance(exc, StorageError) else StorageError(f"the batch was not logged: {exc}")
         if error is not exc:
             error.__cause__ = exc
-        _log.error("failed to log a batch of %d entries: %s", len(batch), error.message, exc_info=exc)
+        if not self._failures:
+            # One line per change of state: a full disk fails every batch until space is freed.
+            _log.error(
+                "the log cannot commit (%s); retrying with backoff",
+                error.message,
+                exc_info=None if isinstance(exc, StorageError) else exc,
+            )
+        else:
+            _log.debug("failed to log a batch of %d entries: %s", len(batch), error.message)
+        self._failures += 1
+        self._backoff = min(max(self._backoff * 2, _MIN_BACKOFF), _MAX_BACKOFF)
         for pending in batch:
             if not pending.future.done():
                 pending.future.set_exception(error)
 
-    async def _reload_after_failure(self) -> None:
-        """Re-read the state: the failed transaction may or may not have committed."""
+    def _recovered(self) -> None:
+        if self._failures:
+            _log.warning("the log commits again after %d failed attempts", self._failures)
+        self._failures = 0
+        self._backoff = 0.0
+
+    async def _sleep_backoff(self) -> None:
+        """Wait out the backoff (woken early by :meth:`close`)."""
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._backoff or _MIN_BACKOFF)
+
+    def _fail_pending(self) -> None:
+        """Fail everything queued: the sequencer stops (closing with broken storage, or a fatal inconsistency)."""
+        reason = self._stopped or "the log is closing and its storage cannot be read"
+        error = UnavailableError(f"the log stopped accepting submissions: {reason}")
+        pending, self._pending = self._pending, []
+        for item in pending:
+            if not item.future.done():
+                item.future.set_exception(error)
+
+    async def _reload(self) -> bool:
+        """Re-read the state (after a failure or a conflict); ``False`` when that failed too.
+
+        A state that contradicts itself or the published record stops the sequencer for good:
+        serving on would show a second history.
+        """
         try:
             await self._load()
-        except Exception as exc:  # the next batch will fail (and retry) the same way
-            _log.error("cannot reload the log state after a failure: %s", exc)
+        except InconsistentError as exc:
+            self._stopped = exc.message
+            _log.error("the log stopped accepting submissions: %s", exc.message)
+            return False
+        except Exception as exc:
+            if not self._failures:
+                _log.error("cannot re-read the log state (%s); retrying with backoff", exc)
+            self._failures += 1
+            self._backoff = min(max(self._backoff * 2, _MIN_BACKOFF), _MAX_BACKOFF)
+            return False
+        self._stale = False
+        return True
 
     async def _prepare(self, batch: list[_Pending]) -> _Prepared:
-        """Dedup ``batch`` and extend the tree at the sequencer's tip (which may not be committed yet)."""
-        version = self._version
+        """Dedup ``batch`` and extend the tree at the sequencer's tip (which may not be committed yet).
+
+        Raises:
+            _ConflictError: another writer logged one of the entries after the state was read.
+        """
         first: dict[bytes, _Pending] = {}
         for pending in batch:
             first.setdefault(pending.entry.dedup_key, pending)
         # Keys of the batch being committed are not in storage yet; their index is known here.
         existing = {key: self._uncommitted[key] for key in first if key in self._uncommitted}
         stored = await self._storage.lookup_dedup([key for key in first if key not in existing])
-        if version != self._version:
-            raise _StaleError
         if stored and max(stored.values()) >= self._tip.size:
-            # Another writer logged it after our last load: get a state that covers it.
-            await self._load()
-            return await self._prepare(batch)
+            raise _ConflictError
         existing.update(stored)
         fresh = [pending.entry for key, pending in first.items() if key not in existing]
         # Proofs for the new entries read only the batch's new subtrees and the previous right edge.
         overlay = {(node.level, node.index): node.hash for node in self._tip.nodes()}
-        prepared = _Prepared(version, batch, first, existing, fresh, overlay)
+        prepared = _Prepared(batch, first, existing, fresh, overlay)
         if fresh:
             tree = self._tip.copy()
             for entry in fresh:
@@ -514,6 +609,8 @@ class Log:
                 prepared.data[index] = entry.data
                 prepared.leaves[index] = leaf
             root = tree.root()
+            # Signed before the commit so that signing overlaps the previous commit; the note leaves
+            # the process only once storage accepted the batch as an extension of the tree it holds.
             note = sign_checkpoint(Checkpoint(self._origin, tree.size, root), self._signer)
             prepared.checkpoint = StoredCheckpoint(tree.size, root, note)
             prepared.tree = tree
@@ -522,7 +619,7 @@ class Log:
         return prepared
 
     async def _commit(self, prepared: _Prepared) -> list[Receipt]:
-        """Store a prepared batch in one transaction; return one receipt per pending item."""
+        """Store a prepared batch in one transaction, record its checkpoint as published, return receipts."""
         current = self.checkpoint
         if prepared.tree is not None and prepared.checkpoint is not None:
             # Shielded: a cancelled caller must not abandon a transaction half-way in the driver.
@@ -531,8 +628,18 @@ class Log:
                     prepared.fresh, prepared.nodes, prepared.checkpoint, prepared.tree.to_state()
                 )
             )
-            self._checkpoint = current = prepared.checkpoint
+            await self._publish(prepared.checkpoint)
+            current = prepared.checkpoint
+        elif prepared.existing and max(prepared.existing.values()) >= current.size:
+            # Duplicates of entries committed whose checkpoint could not be recorded as published.
+            raise StorageError("the entry is logged but its checkpoint is not published yet; retry")
         return await self._receipts(prepared, current)
+
+    async def _publish(self, checkpoint: StoredCheckpoint) -> None:
+        """Record ``checkpoint`` as published (durably, outside the database), then show it."""
+        if self._published is not None:
+            await asyncio.to_thread(self._published.write, checkpoint.note)
+        self._checkpoint = checkpoint
 
     async def _receipts(self, prepared: _Prepared, current: StoredCheckpoint) -> list[Receipt]:
         existing, data, leaves = prepared.existing, prepared.data, prepared.leaves
@@ -565,10 +672,25 @@ class Log:
             )
         return receipts
 
-    async def _load(self) -> None:
-        """(Re)load and check the state; publish a size-0 checkpoint for a new store."""
+    async def _load(self, *, create: bool = False) -> None:
+        """(Re)load and check the state, against the published record when there is one.
+
+        Only ``create`` (``tlog init``) publishes a size-0 checkpoint in an empty store: a store
+        that lost its state must never silently start a second history.
+        """
         state = await self._storage.latest_state()
         if state is None:
+            if not create:
+                raise InconsistentError(
+                    "the log storage is empty (no checkpoint): only 'tlog init' creates a log; "
+                    "if this log existed, restore a backup ('tlog restore') or recover it from a mirror "
+                    "('tlog recover --from URL')"
+                )
+            if self._published is not None and self._published.read() is not None:
+                raise InconsistentError(
+                    f"a checkpoint of this log was already published ({self._published.path}): "
+                    "refusing to create it again"
+                )
             empty = merkle.CompactRange()
             note = sign_checkpoint(Checkpoint(self._origin, 0, empty.root()), self._signer)
             with contextlib.suppress(AppendConflictError):  # another writer initialised it first
@@ -576,36 +698,20 @@ class Log:
             state = await self._storage.latest_state()
             if state is None:
                 raise StorageError("the storage lost the size-0 checkpoint it just committed")
-        self._tip = await _check_state(self._storage, state, self._origin)
+        tip = await check_state(self._storage, state, self._origin)
+        if self._published is not None:
+            record = self._published.read()
+            if record is None and not create:
+                raise InconsistentError(
+                    f"there is no record of the latest published checkpoint ({self._published.path}): "
+                    "refusing to serve a log whose history cannot be checked; if this database is known to be "
+                    "the log's latest state, run 'tlog init --adopt' (see docs/tlog.md)"
+                )
+            if record is None or await check_published(self._storage, state, record[0]):
+                await asyncio.to_thread(self._published.write, state.checkpoint.note)
+        self._tip = tip
         self._checkpoint = state.checkpoint
         self._uncommitted = {}
-        self._version += 1
-
-
-async def _check_state(storage: Storage, state: LogState, origin: str) -> merkle.CompactRange:
-    """The compact range of ``state`` after checking it against the checkpoint and stored hashes."""
-    checkpoint = state.checkpoint
-    try:
-        tree = merkle.CompactRange.from_state(state.compact_range)
-    except FormatError as exc:
-        raise InconsistentError(f"the stored compact range is corrupt: {exc.message}") from None
-    if tree.size != checkpoint.size or tree.root() != checkpoint.root_hash:
-        raise InconsistentError(
-            f"the stored compact range (size {tree.size}) does not match the latest checkpoint "
-            f"(size {checkpoint.size}): the database is corrupt"
-        )
-    body = Checkpoint(origin, checkpoint.size, checkpoint.root_hash).to_body()
-    if not checkpoint.note.startswith(body + b"\n"):
-        raise InconsistentError(
-            f"the latest stored checkpoint is not for origin {origin!r} at size {checkpoint.size}: "
-            "wrong database or corrupt checkpoint"
-        )
-    stored_root = await _with_hashes(storage, lambda get: merkle.root_hash(checkpoint.size, get), {})
-    if stored_root != checkpoint.root_hash:
-        raise InconsistentError(
-            f"the stored subtree hashes do not lead to the root of the latest checkpoint (size {checkpoint.size})"
-        )
-    return tree
 
 
 # --- proofs over storage ------------------------------------------------------------------------

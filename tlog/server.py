@@ -16,9 +16,13 @@ A submission is answered only once its entry is durably committed under a signed
 response is an offline-verifiable receipt (``201``, or ``200`` when the envelope was already logged).
 
 Every error is JSON ``{"error": <code>, "detail": <text>}``; :func:`error_response` is the one place
-where exceptions become HTTP statuses, so bad input is always a 4xx and never a 5xx.
+where exceptions become HTTP statuses, so bad input is always a 4xx and never a 5xx. Numbers in paths
+and queries are ASCII decimals below 2^63 (what SQLite's signed 64-bit INTEGER holds).
 
-Reads come from storage (not the sequencer's memory), so several servers can share one database.
+The checkpoint served is the sequencer's published one (:attr:`tlog.log.Log.checkpoint`): a checkpoint
+committed to the database is not served before the log has recorded it as published. Entries, hashes
+and proofs are read from storage, up to that checkpoint's size. A server sharing its database with
+other writers therefore serves its own sequencer's latest checkpoint, not the database's.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tlog import merkle
@@ -58,7 +62,7 @@ from tlog.errors import (
 )
 from tlog.log import Log, Receipt, consistency_proof, inclusion_proof
 from tlog.proof import TlogProof
-from tlog.storage.base import DEFAULT_PAGE_SIZE, LoggedEntry, Page, StoredCheckpoint
+from tlog.storage.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, LoggedEntry, Page, StoredCheckpoint
 from tlog.tiles import TILE_HEIGHT, TILE_WIDTH, TileId, encode_entry_bundle, encode_tile, parse_tile_path
 from tlog.verifier import InlineVerifier, SubmissionVerifier
 
@@ -87,6 +91,9 @@ DEFAULT_TILE_CACHE_BYTES: Final = 64 * 1024 * 1024
 _NO_STORE: Final = "no-store"
 _TEXT: Final = "text/plain; charset=utf-8"
 _BINARY: Final = "application/octet-stream"
+#: Largest number accepted in a path or query: SQLite's INTEGER is signed 64-bit, so tree sizes and
+#: indices stay below 2^63 and a larger value would fail in the storage instead of as bad input.
+_MAX_NUMBER: Final = (1 << 63) - 1
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -117,6 +124,7 @@ def error_response(exc: BaseException) -> JSONResponse:
     ===================================  =====  ======================
     :class:`ApiError`                    given  given
     Starlette ``HTTPException``          given  ``not_found``, …
+    Starlette ``ClientDisconnect``       400    ``client_disconnected`` (the client is gone)
     :class:`InvalidEntryError`           400    ``invalid_entry``
     :class:`FormatError`, ``ValueError``  400    ``bad_request``
     :class:`ProofError`                  400    ``invalid_proof_request``
@@ -125,7 +133,7 @@ def error_response(exc: BaseException) -> JSONResponse:
     :class:`NotFoundError`               404    ``not_found``
     :class:`LogOverloadedError`          503    ``overloaded`` (Retry-After)
     :class:`UnavailableError`            503    ``unavailable`` (Retry-After)
-    :class:`StorageError`                503    ``storage_unavailable``
+    :class:`StorageError`                503    ``storage_unavailable`` (logged at debug)
     :class:`InconsistentError`, other    500    ``internal_error`` (logged, no detail leaked)
     ===================================  =====  ======================
     """
@@ -134,6 +142,10 @@ def error_response(exc: BaseException) -> JSONResponse:
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _json_error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    if isinstance(exc, ClientDisconnect):
+        # A client that hangs up mid-body is not a server fault; logging it louder lets anyone flood the log.
+        _log.debug("client aborted the request: disconnected before sending the whole body")
+        return _json_error(400, "client_disconnected", "the client disconnected before sending the whole body")
     if isinstance(exc, InvalidEntryError):
         return _json_error(400, "invalid_entry", exc.message)
     if isinstance(exc, FormatError):
@@ -152,7 +164,8 @@ def error_response(exc: BaseException) -> JSONResponse:
         _log.error("unavailable: %s", exc.message)
         return _json_error(503, "unavailable", exc.message, {"Retry-After": "5"})
     if isinstance(exc, StorageError):
-        _log.error("storage failure: %s", exc.message)
+        # The sequencer logs each storage state change once; one line per failed request would flood the log.
+        _log.debug("storage failure: %s", exc.message)
         return _json_error(
             503, "storage_unavailable", "the log storage is unavailable; retry later", {"Retry-After": "5"}
         )
@@ -190,8 +203,22 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _query_int(request: Request, name: str, default: int | None = None, *, minimum: int = 0) -> int:
-    """A decimal query parameter (no sign, no leading zeros); 400 when malformed or missing."""
+def _number(text: str, what: str, *, minimum: int = 0, maximum: int = _MAX_NUMBER) -> int:
+    """``text`` as an ASCII decimal (no sign but ``-1`` when ``minimum`` allows it, no leading zeros) in
+    ``[minimum, maximum]``; 400 naming ``what`` otherwise."""
+    try:
+        value = -1 if minimum < 0 and text == "-1" else parse_decimal(text, what)
+    except FormatError as exc:
+        raise ApiError(400, "bad_request", exc.message) from None
+    if not minimum <= value <= maximum:
+        raise ApiError(400, "bad_request", f"{what} {value} is out of range (at least {minimum}, at most {maximum})")
+    return value
+
+
+def _query_int(
+    request: Request, name: str, default: int | None = None, *, minimum: int = 0, maximum: int = _MAX_NUMBER
+) -> int:
+    """A decimal query parameter in ``[minimum, maximum]`` (see :func:`_number`); 400 when bad or missing."""
     values = request.query_params.getlist(name)
     if len(values) > 1:
         raise ApiError(400, "bad_request", f"query parameter {name!r} is given more than once")
@@ -199,13 +226,7 @@ def _query_int(request: Request, name: str, default: int | None = None, *, minim
         if default is None:
             raise ApiError(400, "bad_request", f"query parameter {name!r} is required")
         return default
-    text = values[0]
-    if minimum < 0 and text == "-1":
-        return -1
-    try:
-        return parse_decimal(text, f"query parameter {name!r}")
-    except FormatError as exc:
-        raise ApiError(400, "bad_request", exc.message) from None
+    return _number(values[0], f"query parameter {name!r}", minimum=minimum, maximum=maximum)
 
 
 def _entry_json(index: int, data: bytes, leaf_hash: bytes | None = None) -> dict[str, Any]:
@@ -321,9 +342,11 @@ def create_app(
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 raise ApiError(400, "bad_request", "malformed Content-Length")
-            if int(length) > max_body:
+            # Compare lengths first: int() refuses strings of more than 4,300 digits.
+            digits = length.lstrip("0")
+            if len(digits) > len(str(max_body)) or int(digits or "0") > max_body:
                 raise ApiError(413, "body_too_large", f"the body is {length} bytes; at most {max_body} are accepted")
         chunks: list[bytes] = []
         total = 0
@@ -334,11 +357,13 @@ def create_app(
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def latest() -> StoredCheckpoint:
-        checkpoint = await storage.latest_checkpoint()
-        if checkpoint is None:
-            raise ApiError(503, "not_ready", "the log has no checkpoint yet")
-        return checkpoint
+    def latest() -> StoredCheckpoint:
+        # The sequencer's published checkpoint, not the database's latest: one committed but not yet
+        # recorded as published must not be served (a client could hold a checkpoint the log may lose).
+        try:
+            return log.checkpoint
+        except RuntimeError:  # the log is not started
+            raise ApiError(503, "not_ready", "the log has no checkpoint yet") from None
 
     def receipt_json(receipt: Receipt) -> dict[str, Any]:
         return {
@@ -362,7 +387,7 @@ def create_app(
 
     async def get_checkpoint(request: Request) -> Response:
         """``GET /checkpoint``: the latest signed checkpoint note."""
-        checkpoint = await latest()
+        checkpoint = latest()
         return Response(checkpoint.note, media_type=_TEXT, headers={"Cache-Control": CHECKPOINT_CACHE_CONTROL})
 
     async def get_tile(request: Request) -> Response:
@@ -372,6 +397,10 @@ def create_app(
             tile = parse_tile_path(path)
         except FormatError as exc:
             raise ApiError(400, "bad_tile_path", exc.message) from None
+        if (start := tile.leaf_range()[0]) > _MAX_NUMBER:
+            raise ApiError(
+                400, "bad_tile_path", f"{tile.path} starts at entry {start}, beyond any tree this log can hold"
+            )
         headers = {"Cache-Control": PARTIAL_TILE_CACHE_CONTROL if tile.is_partial else FULL_TILE_CACHE_CONTROL}
         if tile.is_entries:
             headers["Vary"] = "Accept-Encoding"
@@ -384,7 +413,7 @@ def create_app(
         key = tile.path + (".gz" if compressed else "")
         if not tile.is_partial and (cached := tiles.get(key)) is not None:
             return cached
-        size = (await latest()).size
+        size = latest().size
         end = tile.leaf_range()[1]
         if end > size:
             raise NotFoundError(f"{tile.path} is beyond the tree size {size}")
@@ -402,7 +431,7 @@ def create_app(
 
     async def log_info(request: Request) -> Response:
         """``GET /v1/log-info``."""
-        checkpoint = await latest()
+        checkpoint = latest()
         info: dict[str, Any] = {
             "origin": log.origin,
             "verifierKey": log.verifier_key,
@@ -414,11 +443,8 @@ def create_app(
 
     async def get_entry(request: Request) -> Response:
         """``GET /v1/entries/{index}``: the entry with a proof to the latest checkpoint."""
-        try:
-            index = parse_decimal(request.path_params["index"], "entry index")
-        except FormatError as exc:
-            raise ApiError(400, "bad_request", exc.message) from None
-        checkpoint = await latest()
+        index = _number(request.path_params["index"], "entry index")
+        checkpoint = latest()
         if index >= checkpoint.size:
             raise NotFoundError(f"entry {index} is not in the log (size {checkpoint.size})")
         data = (await storage.get_entries(index, index + 1))[0]
@@ -434,7 +460,7 @@ def create_app(
 
     async def get_inclusion(request: Request) -> Response:
         """``GET /v1/proof/inclusion?index=&size=`` (``size`` defaults to the latest checkpoint)."""
-        checkpoint = await latest()
+        checkpoint = latest()
         index = _query_int(request, "index")
         size = _query_int(request, "size", checkpoint.size)
         if size > checkpoint.size:
@@ -449,7 +475,7 @@ def create_app(
 
     async def get_consistency(request: Request) -> Response:
         """``GET /v1/proof/consistency?old=&new=`` (``new`` defaults to the latest checkpoint)."""
-        checkpoint = await latest()
+        checkpoint = latest()
         old = _query_int(request, "old")
         new = _query_int(request, "new", checkpoint.size)
         if new > checkpoint.size:
@@ -470,7 +496,7 @@ def create_app(
         if len(values) != 1 or not values[0]:
             raise ApiError(400, "bad_request", f"query parameter {key!r} must be given once and not be empty")
         after = _query_int(request, "after", -1, minimum=-1)
-        limit = _query_int(request, "limit", DEFAULT_PAGE_SIZE)
+        limit = _query_int(request, "limit", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
         finder = {
             "digest": storage.find_by_digest,
             "identity": storage.find_by_identity,
@@ -495,8 +521,10 @@ def create_app(
         Route("/v1/proof/consistency", _endpoint(get_consistency), methods=["GET"]),
         Route("/v1/search", _endpoint(search), methods=["GET"]),
     ]
-    mounted: list[BaseRoute] = [Mount(prefix, routes=routes)] if prefix else list(routes)
+    # No trailing-slash redirects: a path with an empty segment (``/v1/entries/``) is a JSON 404, not a 307.
+    mounted: list[BaseRoute] = [Mount(prefix, app=Router(routes, redirect_slashes=False))] if prefix else list(routes)
     app = Starlette(routes=mounted, exception_handlers={HTTPException: http_error, Exception: http_error})
+    app.router.redirect_slashes = False
     submit_path = prefix + "/v1/entries"
 
     async def submissions_first(scope: Scope, receive: Receive, send: Send) -> None:

@@ -85,7 +85,7 @@ def check_receipt(receipt: Receipt, expected: Entry | None = None) -> None:
 async def opened(path: Path, **options: Any) -> tuple[Storage, Log]:
     """A SQLite store at ``path`` and a started log over it."""
     storage = await sqlite_storage.open(path)
-    log = await Log.open(storage, SIGNER, ORIGIN, **{"checkpoint_interval": FAST, **options})
+    log = await Log.open(storage, SIGNER, ORIGIN, **{"checkpoint_interval": FAST, "create": True, **options})
     return storage, log
 
 
@@ -307,7 +307,7 @@ class FlakyStorage(Storage):
 def test_batch_failure_fails_every_waiter_and_leaves_storage_unchanged(tmp_path: Path, failure: Exception) -> None:
     async def body() -> None:
         storage = FlakyStorage(await sqlite_storage.open(tmp_path / "log.db"))
-        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST) as log:
+        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST, create=True) as log:
             await asyncio.gather(*(log.add(entry(i)) for i in range(5)))
             before = await storage.latest_state()
             storage.fail = failure
@@ -330,7 +330,7 @@ def test_batch_failure_fails_every_waiter_and_leaves_storage_unchanged(tmp_path:
 def test_failure_after_commit_is_recovered_by_resubmitting(tmp_path: Path) -> None:
     async def body() -> None:
         storage = FlakyStorage(await sqlite_storage.open(tmp_path / "log.db"))
-        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST) as log:
+        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST, create=True) as log:
             storage.fail, storage.fail_after_commit = StorageError("connection lost during commit"), True
             with pytest.raises(StorageError, match="connection lost"):
                 await log.add(entry(0))
@@ -492,7 +492,7 @@ async def _wait_until(condition: Callable[[], bool]) -> None:
 def test_next_batch_prepared_during_a_commit(tmp_path: Path, fail: bool) -> None:
     async def body() -> None:
         storage = GatedStorage(await sqlite_storage.open(tmp_path / "log.db"))
-        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST) as log:
+        async with storage, await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=FAST, create=True) as log:
             await asyncio.gather(*(log.add(entry(i)) for i in range(3)))
             gate = storage.gate = asyncio.Event()
             if fail:

@@ -92,7 +92,7 @@ class LiveServer:
 
     async def _main(self) -> None:
         storage = await sqlite_storage.open(self.directory / "log.db")
-        log = await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=0.02)
+        log = await Log.open(storage, SIGNER, ORIGIN, checkpoint_interval=0.02, create=True)
         try:
             await asyncio.gather(*(log.add(synthetic_entry(i)) for i in range(self.prefill)))
             app = create_app(
@@ -461,7 +461,8 @@ BAD_GETS: list[tuple[str, int]] = [
     ("/v1/entries/01", 400),
     ("/v1/entries/-1", 400),
     ("/v1/entries/99999999999999999999999", 400),
-    ("/v1/entries/18446744073709551615", 404),
+    ("/v1/entries/18446744073709551615", 400),  # beyond 2^63 - 1, the largest index storage holds
+    ("/v1/entries/9223372036854775807", 404),
     ("/v1/entries/100000", 404),
     ("/v1/proof/inclusion", 400),
     ("/v1/proof/inclusion?index=abc", 400),
@@ -469,7 +470,8 @@ BAD_GETS: list[tuple[str, int]] = [
     ("/v1/proof/inclusion?index=0&size=0", 400),
     ("/v1/proof/inclusion?index=5&size=5", 400),
     ("/v1/proof/inclusion?index=0&size=100000", 404),
-    ("/v1/proof/inclusion?index=0&size=18446744073709551615", 404),
+    ("/v1/proof/inclusion?index=0&size=18446744073709551615", 400),
+    ("/v1/proof/inclusion?index=0&size=9223372036854775807", 404),
     ("/v1/proof/inclusion?index=0&size=-1", 400),
     ("/v1/proof/consistency", 400),
     ("/v1/proof/consistency?old=5&new=4", 400),

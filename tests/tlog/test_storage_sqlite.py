@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlog import merkle
+from tlog.checkpoint import Checkpoint
 from tlog.errors import AppendConflictError, NotFoundError, StorageError
 from tlog.storage import LoggedEntry, NewEntry, NodeHash, Storage, StoredCheckpoint
 from tlog.storage import sqlite as sqlite_storage
@@ -40,6 +41,11 @@ def entry(i: int, *, repository: str | None = None, digest: str | None = None, s
     )
 
 
+def note(size: int, root: bytes) -> bytes:
+    """An unsigned checkpoint note stating ``size`` and ``root`` (storage checks what a note states, not who signed it)."""
+    return Checkpoint("log.example.com/test", size, root).to_body() + b"\n"
+
+
 class Tree:
     """The sequencer's side of a batch, computed with tlog.merkle (so the stored hashes are real)."""
 
@@ -50,7 +56,7 @@ class Tree:
     def batch(self, entries: list[NewEntry]) -> tuple[list[NodeHash], StoredCheckpoint, bytes]:
         tree = self.range.copy()
         nodes = [NodeHash(n.level, n.index, n.hash) for e in entries for n in tree.append(merkle.leaf_hash(e.data))]
-        checkpoint = StoredCheckpoint(tree.size, tree.root(), b"note %d\n" % tree.size)
+        checkpoint = StoredCheckpoint(tree.size, tree.root(), note(tree.size, tree.root()))
         return nodes, checkpoint, tree.to_state()
 
     def commit(self, entries: list[NewEntry]) -> None:
@@ -128,9 +134,11 @@ def test_append_and_read_back(tmp_path: Path) -> None:
 
     async def body(storage: SQLiteStorage) -> None:
         empty = merkle.CompactRange()
-        await storage.append_batch([], [], StoredCheckpoint(0, empty.root(), b"note 0\n"), empty.to_state())
+        await storage.append_batch([], [], StoredCheckpoint(0, empty.root(), note(0, empty.root())), empty.to_state())
         with pytest.raises(AppendConflictError, match="already published at size 0"):
-            await storage.append_batch([], [], StoredCheckpoint(0, empty.root(), b"again\n"), empty.to_state())
+            await storage.append_batch(
+                [], [], StoredCheckpoint(0, empty.root(), note(0, empty.root())), empty.to_state()
+            )
         assert [await tree.append(storage, b) for b in batches] == [range(0, 5), range(5, 6), range(6, 300)]
         everything = [e for b in batches for e in b]
         assert await storage.get_entries(0, 300) == [e.data for e in everything]
@@ -156,7 +164,9 @@ def test_append_and_read_back(tmp_path: Path) -> None:
         # Checkpoints and state.
         state = await storage.latest_state()
         assert state is not None
-        assert state.checkpoint == StoredCheckpoint(300, merkle.root_from_leaf_hashes(tree.leaves), b"note 300\n")
+        assert state.checkpoint == StoredCheckpoint(
+            300, merkle.root_from_leaf_hashes(tree.leaves), note(300, merkle.root_from_leaf_hashes(tree.leaves))
+        )
         assert merkle.CompactRange.from_state(state.compact_range) == tree.range
         assert (await storage.checkpoint_at(5)).root_hash == merkle.root_from_leaf_hashes(tree.leaves[:5])
         assert (await storage.checkpoint_at(0)).root_hash == merkle.EMPTY_ROOT
@@ -381,7 +391,7 @@ def test_reads_run_while_a_write_is_in_progress(tmp_path: Path) -> None:
 
 
 def test_the_wal_starts_over_under_continuous_appends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_storage, "CHECKPOINT_BYTES", 64 * 1024)
+    monkeypatch.setattr(sqlite_storage, "WAL_CHECKPOINT_BYTES", 64 * 1024)
     tree = Tree()
     wal = tmp_path / "log.db-wal"
     payload = b"x" * 4000
@@ -435,7 +445,7 @@ def test_hashes_that_do_not_extend_the_stored_tiles_are_refused(tmp_path: Path) 
         await tree.append(storage, [entry(i) for i in range(5)])
         nodes, checkpoint, state = tree.batch([entry(5)])
         shifted = [NodeHash(n.level, n.index + 1, n.hash) for n in nodes]  # a gap at index 5
-        with pytest.raises(AppendConflictError, match="do not extend the stored tile"):
+        with pytest.raises(AppendConflictError, match="subtree hashes are not those of the stored tree"):
             await storage.append_batch([entry(5)], shifted, checkpoint, state)
         assert (await storage.latest_state()) is not None
         assert (await storage.latest_state()).checkpoint.size == 5  # type: ignore[union-attr]

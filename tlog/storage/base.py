@@ -34,7 +34,8 @@ from types import TracebackType
 from typing import Final, Self
 
 from tlog import merkle
-from tlog.errors import AppendConflictError
+from tlog.checkpoint import Checkpoint
+from tlog.errors import AppendConflictError, FormatError, StorageError
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -48,6 +49,7 @@ __all__ = [
     "Page",
     "Storage",
     "StoredCheckpoint",
+    "check_extends",
 ]
 
 #: Default number of entries returned by one search call.
@@ -227,6 +229,18 @@ class Storage(abc.ABC):
             NotFoundError: no checkpoint was published at that size.
         """
 
+    async def list_checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, by size (for integrity checks; a backend may not offer it).
+
+        Raises:
+            NotImplementedError: the backend cannot list its checkpoints.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list its checkpoints")
+
+    async def integrity_check(self) -> list[str]:
+        """The backend's own consistency check of its files (problems found; empty when none or not offered)."""
+        return []
+
     @abc.abstractmethod
     async def lookup_dedup(self, keys: Iterable[bytes]) -> dict[bytes, int]:
         """The index of every key already in the log (keys not logged are absent from the result)."""
@@ -294,3 +308,48 @@ def check_page(after: int, limit: int) -> None:
         raise ValueError(f"invalid cursor after={after}")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+
+
+def check_extends(
+    stored_state: bytes | None,
+    entries: Sequence[NewEntry],
+    hashes: Sequence[NodeHash],
+    checkpoint: StoredCheckpoint,
+    compact_range: bytes,
+) -> None:
+    """Refuse a batch that does not extend exactly the stored tree (shared by implementations).
+
+    Called inside the append transaction with the stored compact range: the stored tree extended by
+    the batch's leaves must have the checkpoint's size and root, the new compact range and exactly
+    the node hashes given, and the checkpoint note must state that size and root. A sequencer whose
+    idea of the tree is stale (another writer, a lost reload) therefore cannot commit a checkpoint
+    of a history that storage does not hold, even when the sizes happen to match.
+
+    Raises:
+        AppendConflictError: the batch was prepared on another tree (nothing may be written).
+        StorageError: the stored compact range is unreadable.
+    """
+    if stored_state is None:
+        tree = merkle.CompactRange()
+    else:
+        try:
+            tree = merkle.CompactRange.from_state(stored_state)
+        except FormatError as exc:
+            raise StorageError(f"the stored compact range is corrupt: {exc.message}") from None
+    computed: list[NodeHash] = []
+    for entry in entries:
+        computed.extend(NodeHash(node.level, node.index, node.hash) for node in tree.append(entry.leaf_hash))
+    if tree.size != checkpoint.size or tree.root() != checkpoint.root_hash:
+        raise AppendConflictError(
+            f"the checkpoint at size {checkpoint.size} is not the stored tree extended by the batch: "
+            "the batch was prepared on another history"
+        )
+    if tree.to_state() != compact_range or list(hashes) != computed:
+        raise AppendConflictError("the batch's subtree hashes are not those of the stored tree extended by its entries")
+    body, _, _ = checkpoint.note.partition(b"\n\n")
+    try:
+        stated = Checkpoint.from_body(body + b"\n")
+    except FormatError as exc:
+        raise AppendConflictError(f"the checkpoint note is malformed: {exc.message}") from None
+    if (stated.size, stated.root_hash) != (checkpoint.size, checkpoint.root_hash):
+        raise AppendConflictError("the checkpoint note does not state the size and root being stored")

@@ -7,7 +7,7 @@ handed out receipts for them).
 
 Checkpointing: SQLite's automatic WAL checkpoint runs inside the commit that crosses the threshold,
 copying pages into the database file and fsyncing it while the batch's waiters wait. It is turned
-off on the write connection; instead, once about :data:`CHECKPOINT_BYTES` have been committed, a
+off on the write connection; instead, once the WAL file has grown past :data:`WAL_CHECKPOINT_BYTES`, a
 separate connection runs a ``PASSIVE`` checkpoint in the background (SQLite releases the GIL, so on
 a multi-core machine this overlaps the next batches), then finishes it between two batches so the
 WAL starts over (see :meth:`SQLiteStorage._checkpoint`). Committed data is in the fsynced WAL either
@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -69,6 +70,7 @@ from tlog.storage.base import (
     Page,
     Storage,
     StoredCheckpoint,
+    check_extends,
     check_page,
     check_range,
     search_key,
@@ -76,10 +78,14 @@ from tlog.storage.base import (
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStorage", "open", "search_key"]
 
-#: Bytes of entries committed after which the WAL is checkpointed in the background.
-CHECKPOINT_BYTES: Final = 16 * 1024 * 1024
+#: Size of the write-ahead log after which it is checkpointed in the background. Measured on the
+#: WAL file itself: a single-entry commit rewrites whole pages of every table and index it touches
+#: (about 39 KB), so counting entry bytes let a WAL grow to hundreds of times the data it held.
+WAL_CHECKPOINT_BYTES: Final = 4 * 1024 * 1024
 #: The WAL file is truncated to this size after a checkpoint (it otherwise keeps its largest size).
-_JOURNAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
+_JOURNAL_SIZE_LIMIT: Final = 8 * 1024 * 1024
+#: Longest wait (seconds) between two attempts at a WAL checkpoint that keeps failing.
+_MAX_CHECKPOINT_BACKOFF: Final = 60.0
 #: Page cache of the write connection, in KiB.
 _WRITER_CACHE_KIB: Final = 256 * 1024
 #: Version of the schema this module creates and reads.
@@ -130,17 +136,24 @@ TILE_HEIGHT: Final = 8
 TILE_WIDTH: Final = 1 << TILE_HEIGHT
 
 
-async def open(path: str | Path, *, readers: int = 2) -> SQLiteStorage:
-    """Open (creating if needed) the log database at ``path``.
+async def open(
+    path: str | Path, *, readers: int = 2, create: bool = True, wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES
+) -> SQLiteStorage:
+    """Open the log database at ``path``, creating it when ``create`` is true.
 
     Args:
         path: The database file; its directory must exist.
         readers: Number of read-only connections serving reads concurrently with writes.
+        create: Create the file and schema if missing; when false, a missing, empty or foreign
+            file is refused (only ``tlog init`` creates a log).
+        wal_checkpoint_bytes: WAL size that starts a background checkpoint (smaller keeps the WAL
+            small on a small volume, at some cost in throughput).
 
     Raises:
-        StorageError: the file cannot be opened, or holds a schema of another version.
+        StorageError: the file cannot be opened, holds no log (``create`` false), or holds a
+            schema of another version.
     """
-    return await SQLiteStorage.open(path, readers=readers)
+    return await SQLiteStorage.open(path, readers=readers, create=create, wal_checkpoint_bytes=wal_checkpoint_bytes)
 
 
 class SQLiteStorage(Storage):
@@ -157,7 +170,10 @@ class SQLiteStorage(Storage):
         self._writer = writer
         self._checkpointer = checkpointer
         self._checkpoint_task: asyncio.Task[None] | None = None
-        self._uncheckpointed = 0
+        self._wal_path = Path(f"{path}-wal")
+        self._checkpoint_backoff = 0.0
+        self._checkpoint_retry_at = 0.0
+        self._wal_checkpoint_bytes = WAL_CHECKPOINT_BYTES
         self._write_lock = asyncio.Lock()
         self._all_readers = readers
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -171,23 +187,41 @@ class SQLiteStorage(Storage):
         return self._path
 
     @classmethod
-    async def open(cls, path: str | Path, *, readers: int = 2) -> SQLiteStorage:
-        """Open the database, set WAL and ``synchronous=FULL``, create the schema idempotently.
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        readers: int = 2,
+        create: bool = True,
+        wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES,
+    ) -> SQLiteStorage:
+        """Open the database, set WAL and ``synchronous=FULL``, create the schema idempotently (see :func:`open`).
 
         Raises:
-            StorageError: the file cannot be opened, or holds a schema of another version.
+            StorageError: the file cannot be opened, holds no log (``create`` false), or holds a
+                schema of another version.
         """
         if readers < 1:
             raise ValueError("at least one reader connection is needed")
+        if wal_checkpoint_bytes < 1:
+            raise ValueError("wal_checkpoint_bytes must be positive")
         path = Path(path)
         if not path.parent.is_dir():
             # Checked here: aiosqlite leaves its worker thread behind when connecting fails.
             raise StorageError(f"cannot open log database {str(path)!r}: directory {str(path.parent)!r} does not exist")
+        if not create and not path.is_file():
+            raise StorageError(f"the log database {str(path)!r} does not exist")
         conns: list[aiosqlite.Connection] = []
         try:
             writer = await aiosqlite.connect(path, isolation_level=None)
             conns.append(writer)
             await _configure(writer)
+            if not create and not await _row(
+                writer, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ):
+                raise StorageError(
+                    f"{str(path)!r} holds no log (an empty or foreign file); only 'tlog init' creates one"
+                )
             mode = await _scalar(writer, "PRAGMA journal_mode = WAL")
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot use write-ahead logging for {str(path)!r} (journal mode {mode})")
@@ -211,7 +245,9 @@ class SQLiteStorage(Storage):
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"cannot open log database {str(path)!r}: {exc}") from exc
             raise
-        return cls(path, writer, conns[2:], checkpointer)
+        storage = cls(path, writer, conns[2:], checkpointer)
+        storage._wal_checkpoint_bytes = wal_checkpoint_bytes
+        return storage
 
     async def close(self) -> None:
         """Close every connection. Idempotent."""
@@ -255,11 +291,19 @@ class SQLiteStorage(Storage):
                     raise
             except sqlite3.Error as exc:
                 raise StorageError(f"appending entries {start}..{checkpoint.size - 1} failed: {exc}") from exc
-        self._uncheckpointed += sum(len(e.data) for e in entries) + 64 * len(hashes)
-        if self._uncheckpointed >= CHECKPOINT_BYTES and self._checkpoint_task is None:
-            self._uncheckpointed = 0
-            self._checkpoint_task = asyncio.create_task(self._checkpoint(), name="tlog-sqlite-checkpoint")
+        self._maybe_checkpoint()
         return range(start, checkpoint.size)
+
+    def _maybe_checkpoint(self) -> None:
+        """Start a background WAL checkpoint once the WAL file is past :data:`WAL_CHECKPOINT_BYTES`."""
+        if self._checkpoint_task is not None:
+            return
+        try:
+            wal_size = os.stat(self._wal_path).st_size
+        except OSError:
+            return
+        if wal_size >= self._wal_checkpoint_bytes:
+            self._checkpoint_task = asyncio.create_task(self._checkpoint(), name="tlog-sqlite-checkpoint")
 
     async def _checkpoint(self) -> None:
         """Copy committed WAL pages into the database file, then restart the WAL.
@@ -268,15 +312,28 @@ class SQLiteStorage(Storage):
         over once *every* frame is in the database while no transaction is writing, which under
         continuous load never happens by itself (the WAL grew past 2 GB in a benchmark). So the
         few frames committed meanwhile are copied, and the file truncated, between two batches:
-        under the write lock, with ``TRUNCATE``.
+        under the write lock, with ``TRUNCATE``. A failure (a full disk) is logged once and retried
+        with exponential backoff, not at every commit.
         """
+        loop = asyncio.get_running_loop()
         try:
+            if loop.time() < self._checkpoint_retry_at:
+                return
             await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             async with self._write_lock:
                 if not self._closed:
                     await self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:  # retried after the next CHECKPOINT_BYTES; data is safe in the WAL
-            _log.warning("background WAL checkpoint of %s failed: %s", self._path, exc)
+        except sqlite3.Error as exc:  # retried later; the data is safe in the WAL
+            level = logging.DEBUG if self._checkpoint_backoff else logging.WARNING
+            self._checkpoint_backoff = min(max(self._checkpoint_backoff * 2, 1.0), _MAX_CHECKPOINT_BACKOFF)
+            self._checkpoint_retry_at = loop.time() + self._checkpoint_backoff
+            _log.log(
+                level, "WAL checkpoint of %s failed (retrying in %.0f s): %s", self._path, self._checkpoint_backoff, exc
+            )
+        else:
+            if self._checkpoint_backoff:
+                _log.warning("WAL checkpoint of %s succeeded again", self._path)
+            self._checkpoint_backoff = 0.0
         finally:
             self._checkpoint_task = None
 
@@ -290,7 +347,7 @@ class SQLiteStorage(Storage):
         checkpoint: StoredCheckpoint,
         compact_range: bytes,
     ) -> None:
-        row = await _row(conn, "SELECT size FROM log_state WHERE id = 0")
+        row = await _row(conn, "SELECT size, compact_range FROM log_state WHERE id = 0")
         current = 0 if row is None else int(row[0])
         if current != start:
             raise AppendConflictError(
@@ -298,16 +355,8 @@ class SQLiteStorage(Storage):
             )
         if not entries and await _row(conn, "SELECT 1 FROM checkpoints WHERE size = ?", (checkpoint.size,)):
             raise AppendConflictError(f"a checkpoint is already published at size {checkpoint.size}")
-        await conn.executemany(
-            "INSERT INTO entries (idx, data) VALUES (?, ?)", [(start + i, e.data) for i, e in enumerate(entries)]
-        )
-        await conn.executemany(
-            "INSERT INTO dedup (key, idx) VALUES (?, ?)", [(e.dedup_key, start + i) for i, e in enumerate(entries)]
-        )
-        await conn.executemany(
-            "INSERT OR IGNORE INTO search (key, idx) VALUES (?, ?)",
-            [(key, start + i) for i, e in enumerate(entries) for key in e.search_keys],
-        )
+        check_extends(None if row is None else bytes(row[1]), entries, hashes, checkpoint, compact_range)
+        await _insert_entries(conn, start, entries)
         await _extend_tiles(conn, hashes)
         await conn.execute(
             "INSERT INTO checkpoints (size, root_hash, note) VALUES (?, ?, ?)",
@@ -337,6 +386,65 @@ class SQLiteStorage(Storage):
         if row is None:
             raise NotFoundError(f"no checkpoint was published at size {size}")
         return StoredCheckpoint(int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    async def list_checkpoints(self) -> list[StoredCheckpoint]:
+        """See :meth:`Storage.list_checkpoints`."""
+        rows = await self._fetch_all("SELECT size, root_hash, note FROM checkpoints ORDER BY size")
+        return [StoredCheckpoint(int(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
+    async def integrity_check(self) -> list[str]:
+        """``PRAGMA integrity_check``: every page, index and constraint of the file."""
+        rows = await self._fetch_all("PRAGMA integrity_check")
+        problems = [str(r[0]) for r in rows]
+        return [] if problems == ["ok"] else [f"SQLite integrity check: {p}" for p in problems]
+
+    async def import_batch(
+        self,
+        entries: Sequence[NewEntry],
+        hashes: Sequence[NodeHash],
+        compact_range: bytes,
+        checkpoints: Sequence[StoredCheckpoint] = (),
+    ) -> None:
+        """Append entries recovered from a mirror, with the published ``checkpoints`` among them.
+
+        Like :meth:`append_batch` but a step may end at a size no checkpoint was published at
+        (recovery writes large gaps in steps, into a database that is not served until the last
+        step stored the checkpoint it was verified against). The batch must extend the stored tree.
+
+        Raises:
+            AppendConflictError: the batch does not extend the stored tree.
+            StorageError: the transaction failed (nothing written).
+        """
+        self._check_open()
+        async with self._write_lock:
+            conn = self._writer
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = await _row(conn, "SELECT size, compact_range FROM log_state WHERE id = 0")
+                    start = 0 if row is None else int(row[0])
+                    tree = merkle.CompactRange() if row is None else merkle.CompactRange.from_state(bytes(row[1]))
+                    nodes = [NodeHash(n.level, n.index, n.hash) for e in entries for n in tree.append(e.leaf_hash)]
+                    if tree.to_state() != compact_range or list(hashes) != nodes:
+                        raise AppendConflictError("the recovered entries do not extend the stored tree")
+                    await _insert_entries(conn, start, entries)
+                    await _extend_tiles(conn, hashes)
+                    await conn.executemany(
+                        "INSERT OR IGNORE INTO checkpoints (size, root_hash, note) VALUES (?, ?, ?)",
+                        [(c.size, c.root_hash, c.note) for c in checkpoints],
+                    )
+                    await conn.execute(
+                        "INSERT INTO log_state (id, size, compact_range) VALUES (0, ?, ?) ON CONFLICT (id) "
+                        "DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range",
+                        (tree.size, compact_range),
+                    )
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"importing recovered entries failed: {exc}") from exc
 
     async def lookup_dedup(self, keys: Iterable[bytes]) -> dict[bytes, int]:
         """See :meth:`Storage.lookup_dedup`."""
@@ -475,6 +583,20 @@ async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
         if conn.in_transaction:
             await conn.execute("ROLLBACK")
         raise
+
+
+async def _insert_entries(conn: aiosqlite.Connection, start: int, entries: Sequence[NewEntry]) -> None:
+    """Insert entries at ``start`` onwards with their dedup and search keys."""
+    await conn.executemany(
+        "INSERT INTO entries (idx, data) VALUES (?, ?)", [(start + i, e.data) for i, e in enumerate(entries)]
+    )
+    await conn.executemany(
+        "INSERT INTO dedup (key, idx) VALUES (?, ?)", [(e.dedup_key, start + i) for i, e in enumerate(entries)]
+    )
+    await conn.executemany(
+        "INSERT OR IGNORE INTO search (key, idx) VALUES (?, ?)",
+        [(key, start + i) for i, e in enumerate(entries) for key in e.search_keys],
+    )
 
 
 async def _row(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
