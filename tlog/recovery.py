@@ -23,7 +23,7 @@ from tlog import merkle
 from tlog.backup import copy_database, install_database, scratch_path
 from tlog.checkpoint import Checkpoint
 from tlog.entry import Entry
-from tlog.errors import ConfigError, InconsistentError, TlogError
+from tlog.errors import ConfigError, FormatError, InconsistentError, SignatureError, TlogError
 from tlog.integrity import check_state, full_check, stored_root
 from tlog.note import Verifier
 from tlog.published import PublishedCheckpoint
@@ -66,7 +66,12 @@ async def recover_from_mirror(
             the local entries, or serves entries that do not hash to its checkpoint.
         TlogError: the mirror or the storage failed (nothing was changed).
     """
-    target, target_note = mirror.checkpoint(verifier)
+    try:
+        target, target_note = mirror.checkpoint(verifier)
+    except (FormatError, SignatureError) as exc:
+        raise InconsistentError(
+            f"the mirror's checkpoint is not a checkpoint of {origin} signed by this log's key: {exc.message}"
+        ) from None
     record = published.read()
     if record is not None and target.size < record[0].size:
         raise InconsistentError(

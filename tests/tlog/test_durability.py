@@ -22,9 +22,9 @@ from tlog.note import Verifier
 
 THREADS = 16
 ENVELOPES = 640  # pre-signed, so the load is not limited by signing
-KILL_AFTER_ACKS = ENVELOPES // 3  # the kill comes in the middle of the load, however fast the server is
 LOAD_SECONDS = 20  # at most
 MIN_ACKS = 20  # fewer acknowledgements before the kill would make the test meaningless
+KILL_ROUNDS = 3  # kills while WAL checkpoints run every few commits
 
 
 @dataclass(frozen=True)
@@ -88,17 +88,16 @@ def _assert_consistent(client: httpx.Client, old: Checkpoint, new: Checkpoint) -
     merkle.verify_consistency(old.size, new.size, old.root_hash, new.root_hash, proof)
 
 
-@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
-def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Path) -> None:
-    directory = tmp_path / "log"
-    verifier: Verifier = init(directory)
-    bodies = [submission(f"durability-{i}") for i in range(ENVELOPES)]
+def _load_and_kill(directory: Path, bodies: list[dict[str, Any]], *extra: str) -> tuple[list[Ack], list[bytes]]:
+    """Serve ``directory``, submit ``bodies`` from THREADS clients, SIGKILL the server mid-load.
+
+    Returns what was acknowledged before the kill and every checkpoint ``GET /checkpoint`` showed.
+    """
     acks: list[Ack] = []
     published: list[bytes] = []
     lock = threading.Lock()
     stop = threading.Event()
-
-    with serve(directory, "--checkpoint-interval", "0.02") as served:
+    with serve(directory, "--checkpoint-interval", "0.02", *extra) as served:
         workers = [
             threading.Thread(target=_load, args=(served.url, bodies[i::THREADS], acks, stop, lock), daemon=True)
             for i in range(THREADS)
@@ -107,7 +106,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Pa
         for thread in [*workers, poller]:
             thread.start()
         deadline = time.monotonic() + LOAD_SECONDS
-        while len(acks) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+        while len(acks) < len(bodies) // 3 and time.monotonic() < deadline:
             time.sleep(0.005)
         helpers = _children(served.process.pid)
         assert helpers, "tlog serve verifies in worker processes by default"
@@ -121,16 +120,20 @@ def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Pa
         with lock:
             acknowledged = list(acks)
     assert len(acknowledged) >= MIN_ACKS, f"only {len(acknowledged)} acknowledgements before the kill"
-    assert len(acknowledged) < ENVELOPES, "the load finished before the kill: raise ENVELOPES"
-    assert len({a.index for a in acknowledged}) == len(acknowledged)
+    assert len(acknowledged) < len(bodies), "the load finished before the kill: submit more"
     # The killed server's verification workers notice and exit (no orphans).
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in helpers if Path(f"/proc/{pid}").exists()], "orphaned worker processes"
+    return acknowledged, published
+
+
+def _check_restart(directory: Path, verifier: Verifier, acknowledged: list[Ack], published: list[bytes]) -> None:
+    """Restart the log: every acknowledged entry is there and every checkpoint ever shown is consistent with it."""
+    assert len({a.index for a in acknowledged}) == len(acknowledged)
     seen = [open_checkpoint(note, [verifier], ORIGIN) for note in published + [a.checkpoint for a in acknowledged]]
     assert seen
-
     with serve(directory) as served, httpx.Client(base_url=served.url, timeout=30) as client:
         after = open_checkpoint(client.get("/checkpoint").content, [verifier], ORIGIN)
         for ack in acknowledged:
@@ -145,8 +148,32 @@ def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Pa
         again = client.post("/v1/entries", json=first.body)
         assert again.status_code == 200, again.text
         assert again.json()["index"] == first.index
-        fresh = client.post("/v1/entries", json=submission("durability-after-restart"))
+        fresh = client.post("/v1/entries", json=submission(f"durability-after-restart-{after.size}"))
         assert fresh.status_code == 201, fresh.text
         assert fresh.json()["index"] == after.size
         latest = open_checkpoint(fresh.json()["checkpoint"].encode(), [verifier], ORIGIN)
         _assert_consistent(client, after, latest)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_sigkill_under_load_loses_nothing_acknowledged_or_published(tmp_path: Path) -> None:
+    directory = tmp_path / "log"
+    verifier: Verifier = init(directory)
+    bodies = [submission(f"durability-{i}") for i in range(ENVELOPES)]
+    acknowledged, published = _load_and_kill(directory, bodies)
+    _check_restart(directory, verifier, acknowledged, published)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_repeated_sigkills_while_wal_checkpoints_run_lose_nothing(tmp_path: Path) -> None:
+    """A WAL checkpoint every few commits (64 KiB): kills land during checkpoints and WAL restarts."""
+    directory = tmp_path / "log"
+    verifier: Verifier = init(directory)
+    everything: list[Ack] = []
+    shown: list[bytes] = []
+    for round_number in range(KILL_ROUNDS):
+        bodies = [submission(f"wal-kill-{round_number}-{i}") for i in range(ENVELOPES // 2)]
+        acknowledged, published = _load_and_kill(directory, bodies, "--wal-checkpoint-size", "65536")
+        everything += acknowledged
+        shown += published
+        _check_restart(directory, verifier, everything, shown)
