@@ -125,6 +125,24 @@ class RevocationError(NotationError):
     """Revocation status could not be determined, or a certificate is revoked."""
 
 
+class DeadlineExceededError(NotationError):
+    """An operation did not finish within its overall deadline (:class:`notation_py.deadline.Deadline`).
+
+    Deliberately not a :class:`VerificationError`, :class:`RegistryError` or :class:`RevocationError`:
+    verification catches those per signature and goes on with the next one, whereas a passed
+    deadline ends the whole operation.
+
+    Attributes:
+        operation: What had to finish (``verification of registry.example/app@sha256:...``).
+        seconds: The deadline, in seconds from the start of the operation.
+    """
+
+    def __init__(self, message: str, operation: str = "", seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.seconds = seconds
+
+
 class VerificationError(NotationError):
     """Signature verification failed.
 

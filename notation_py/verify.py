@@ -14,8 +14,13 @@ applies, a trust store, and a *target matcher* that checks the signed payload ag
 
 Each check's failure is enforced or logged per the statement's verification level. The result of a
 passing signature is returned; a failing one raises :class:`SignatureVerificationError` carrying
-the same outcome. :func:`verify_artifact` and :func:`verify_blob` drive the core over an
-:class:`~notation_py.oci.store.ArtifactStore` or a blob file.
+the same outcome. :func:`verify_artifact` drives the core over an
+:class:`~notation_py.oci.store.ArtifactStore`; ``blob verify`` calls it with a :func:`blob_matcher`.
+
+Both entry points take an overall :class:`~notation_py.deadline.Deadline` that every registry read,
+revocation lookup and transparency-log lookup made during verification keeps to. When it passes,
+:class:`~notation_py.errors.DeadlineExceededError` ends verification: it is not a signature's failure,
+so no other signature is tried and nothing is reported as verified.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from notation_py.deadline import Deadline, deadline_scope
 from notation_py.envelope import verify_envelope
 from notation_py.envelope.algorithms import Algorithm
 from notation_py.envelope.encoding import format_rfc1123z
@@ -228,18 +234,45 @@ def verify_signature(
     now: datetime | None = None,
     source: str | None = None,
     transparency: TransparencyCheck | None = None,
+    deadline: Deadline | None = None,
 ) -> SignatureOutcome:
     """Verify one signature envelope under one trust policy statement.
 
     ``transparency``, when given, runs as the ``transparency`` check (after revocation), governed by
-    the level like the others.
+    the level like the others. ``deadline`` bounds the network lookups of the checks (revocation,
+    transparency log), as does an enclosing :func:`~notation_py.deadline.deadline_scope`.
 
     Returns:
         The outcome (``verified`` is True), including checks that failed with action ``log``.
 
     Raises:
         SignatureVerificationError: an enforced check failed; ``.outcome`` explains.
+        DeadlineExceededError: the deadline passed.
     """
+    with deadline_scope(deadline):
+        return _verify_signature(
+            envelope,
+            media_type,
+            anchors,
+            match_target,
+            user_metadata=user_metadata,
+            now=now,
+            source=source,
+            transparency=transparency,
+        )
+
+
+def _verify_signature(
+    envelope: bytes,
+    media_type: str,
+    anchors: TrustAnchors,
+    match_target: TargetMatcher,
+    *,
+    user_metadata: Mapping[str, str] | None,
+    now: datetime | None,
+    source: str | None,
+    transparency: TransparencyCheck | None,
+) -> SignatureOutcome:
     now = now or datetime.now(UTC)
     level = anchors.level
     results: list[CheckResult] = []
@@ -428,6 +461,7 @@ def verify_artifact(
     max_signatures: int = 100,
     now: datetime | None = None,
     transparency: OciTransparency | None = None,
+    deadline: Deadline | None = None,
 ) -> VerificationResult:
     """Verify the signatures stored for ``subject`` until one verifies (notation semantics).
 
@@ -436,9 +470,38 @@ def verify_artifact(
     A signature that cannot even be read (missing blob, digest mismatch, malformed manifest) counts
     as a failed signature: the others are still evaluated, and the reasons are all reported.
 
+    ``deadline`` bounds the whole verification: every read from ``store`` (when it is a registry
+    repository), revocation lookup and transparency-log lookup, also those made in background
+    threads. An enclosing :func:`~notation_py.deadline.deadline_scope` does the same.
+
     Raises:
         VerificationError: no signature, or none verified.
+        DeadlineExceededError: the deadline passed before a signature verified.
     """
+    with deadline_scope(deadline):
+        return _verify_artifact(
+            store,
+            subject,
+            anchors,
+            display=display,
+            user_metadata=user_metadata,
+            max_signatures=max_signatures,
+            now=now,
+            transparency=transparency,
+        )
+
+
+def _verify_artifact(
+    store: ArtifactStore,
+    subject: Descriptor,
+    anchors: TrustAnchors,
+    *,
+    display: str,
+    user_metadata: Mapping[str, str] | None,
+    max_signatures: int,
+    now: datetime | None,
+    transparency: OciTransparency | None,
+) -> VerificationResult:
     matcher = descriptor_matcher(subject.media_type, str(subject.digest), subject.size)
 
     logged = transparency is not None and anchors.level.action(Check.TRANSPARENCY) is not Action.SKIP

@@ -24,6 +24,7 @@ from notation_py.cli.context import (
     resolve_signer,
     revocation_checker,
     signature_media_type,
+    timeout_setting,
     trust_store,
     warn,
 )
@@ -31,8 +32,9 @@ from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tre
 from notation_py.cli.signing import sign_artifact_with, timestamper
 from notation_py.cli.transparency import log_target, record_artifact, stored_proofs, transparency_verifier
 from notation_py.config.dirs import plugin_directory
+from notation_py.deadline import deadline_scope
 from notation_py.envelope import parse_envelope
-from notation_py.errors import NotationError, UsageError
+from notation_py.errors import DeadlineExceededError, NotationError, UsageError
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.sign import SignOptions
@@ -73,6 +75,14 @@ TlogTokenFile = Annotated[
 ]
 TlogOptional = Annotated[
     bool, typer.Option("--tlog-optional", help="Keep the signature (with a warning) if the log cannot record it.")
+]
+Timeout = Annotated[
+    str | None,
+    typer.Option(
+        "--timeout",
+        help="Overall deadline of the command's network I/O, in seconds (default: config.json timeout, else 60).",
+        metavar="SECONDS",
+    ),
 ]
 TlogOnline = Annotated[
     bool,
@@ -140,11 +150,13 @@ def sign_command(
     tlog: TlogUrl = None,
     tlog_token_file: TlogTokenFile = None,
     tlog_optional: TlogOptional = False,
+    timeout: Timeout = None,
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
     """Sign an artifact and store the signature as a referrer of it (and record it in a transparency log)."""
     enable_debug(debug)
+    limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     signing_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     remote = RemoteFlags(insecure_registry, username, password, force_referrers_tag)
@@ -162,14 +174,16 @@ def sign_command(
         signer = resolve_signer(
             key, plugin, key_id, passphrase_file=passphrase_file, plugin_config=signing_plugin_config
         )
-        subject = _resolve(target, "sign")
-        signed = sign_artifact_with(target.store, str(subject.digest), signer, options)
-        out(f"Successfully signed {target.display(str(signed.subject.digest))}")
-        if verbose or debug:
-            out(f"Signature manifest: {signed.signature_manifest.digest}")
-        if log is not None:
-            repository = None if oci_layout else target.scope
-            record_artifact(log, target.store, signed, options.envelope_media_type, repository)
+        # The clock starts once the key is ready: a passphrase or PIN prompt may take its time.
+        with deadline_scope(limit.start(f"signing {reference}")):
+            subject = _resolve(target, "sign")
+            signed = sign_artifact_with(target.store, str(subject.digest), signer, options)
+            out(f"Successfully signed {target.display(str(signed.subject.digest))}")
+            if verbose or debug:
+                out(f"Signature manifest: {signed.signature_manifest.digest}")
+            if log is not None:
+                repository = None if oci_layout else target.scope
+                record_artifact(log, target.store, signed, options.envelope_media_type, repository)
 
 
 def _print_verified(display: str, outcome: SignatureOutcome) -> None:
@@ -209,18 +223,24 @@ def verify_command(
     tlog: Annotated[
         str | None, typer.Option("--tlog", help="Log URL for --tlog-online (default: the policy's).", metavar="URL")
     ] = None,
+    timeout: Timeout = None,
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
     """Verify that an artifact carries a signature trusted by the trust policy."""
     enable_debug(debug)
+    limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     verify_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     check_max_signatures(max_signatures)
     if oci_layout and not scope:
         raise UsageError("--scope is required with --oci-layout (the trust policy scope of the layout)")
     policy = load_oci_policy()
-    with open_target(reference, oci_layout, scope, RemoteFlags(insecure_registry, username, password)) as target:
+    deadline = limit.start(f"verification of {reference}")
+    with (
+        deadline_scope(deadline),
+        open_target(reference, oci_layout, scope, RemoteFlags(insecure_registry, username, password)) as target,
+    ):
         statement = policy.statement_for(target.scope or reference)
         subject = _resolve(target, "verify")
         display = target.display(str(subject.digest))
@@ -245,6 +265,7 @@ def verify_command(
                 user_metadata=metadata,
                 max_signatures=max_signatures,
                 transparency=transparency,
+                deadline=deadline,
             )
         finally:
             checker.close()
@@ -266,6 +287,8 @@ def _inspected(target: Target, subject: Descriptor, max_signatures: int) -> list
                     str(manifest.digest), sig.envelope_media_type, content, logged=stored_proofs(target.store, manifest)
                 )
             )
+        except DeadlineExceededError:
+            raise  # ends the command; it says nothing about this signature
         except NotationError as exc:
             found.append(InspectedSignature(str(manifest.digest), "", None, exc.message))
     return found
@@ -280,6 +303,7 @@ def inspect_command(
     insecure_registry: Insecure = False,
     username: Username = None,
     password: Password = None,
+    timeout: Timeout = None,
     debug: Debug = False,
 ) -> None:
     """Show every signature of an artifact (envelope, attributes, certificates)."""
@@ -287,7 +311,11 @@ def inspect_command(
     enable_debug(debug)
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
-    with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
+    limit = timeout_setting(timeout)
+    with (
+        deadline_scope(limit.start(f"inspecting {reference}")),
+        open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target,
+    ):
         subject = resolve_quietly(target, "inspect", announce=output == "tree")
         sigs = _inspected(target, subject, max_signatures)
     display = target.display(str(subject.digest))
@@ -308,12 +336,17 @@ def list_command(
     insecure_registry: Insecure = False,
     username: Username = None,
     password: Password = None,
+    timeout: Timeout = None,
     debug: Debug = False,
 ) -> None:
     """List the signature manifests of an artifact."""
     check_max_signatures(max_signatures)
     enable_debug(debug)
-    with open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target:
+    limit = timeout_setting(timeout)
+    with (
+        deadline_scope(limit.start(f"listing the signatures of {reference}")),
+        open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target,
+    ):
         subject = resolve_quietly(target, "list", announce=True)
         digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
     display = target.display(str(subject.digest))

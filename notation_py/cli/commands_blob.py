@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from notation_py.cli.app import blob_app, blob_policy_app
-from notation_py.cli.commands_artifact import PassphraseFile
+from notation_py.cli.commands_artifact import PassphraseFile, Timeout
 from notation_py.cli.context import (
     config_dir,
     enable_debug,
@@ -20,6 +20,7 @@ from notation_py.cli.context import (
     resolve_signer,
     revocation_checker,
     signature_media_type,
+    timeout_setting,
     trust_store,
     warn,
 )
@@ -33,6 +34,7 @@ from notation_py.cli.transparency import (
     transparency_verifier,
 )
 from notation_py.config.dirs import plugin_directory
+from notation_py.deadline import deadline_scope
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.fsutil import atomic_write
@@ -106,6 +108,7 @@ def blob_sign(
     tlog_optional: Annotated[
         bool, typer.Option("--tlog-optional", help="Keep the signature if the log cannot record it.")
     ] = False,
+    timeout: Timeout = None,
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Sign a file; writes <name>.<jws|cose>.sig into --signature-directory (default: the current directory).
@@ -113,6 +116,7 @@ def blob_sign(
     With a transparency log, the signature is recorded and the proof written to <signature>.tlog-proof.
     """
     enable_debug(debug)
+    limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     signing_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     if not blob.is_file():
@@ -132,12 +136,16 @@ def blob_sign(
         signer = resolve_signer(
             key, plugin, key_id, passphrase_file=passphrase_file, plugin_config=signing_plugin_config
         )
-        envelope = sign_blob_with(blob, signer, options, blob_media_type=media_type)
+        # The clock starts once the key is ready: a passphrase or PIN prompt may take its time.
+        deadline = limit.start(f"signing {blob}")
+        with deadline_scope(deadline):
+            envelope = sign_blob_with(blob, signer, options, blob_media_type=media_type)
     atomic_write(destination, envelope)
     out(f"Successfully signed {blob}")
     out(f"Signature file written to {destination}")
     if log is not None:
-        record_blob(log, destination, envelope, envelope_type)
+        with deadline_scope(deadline):
+            record_blob(log, destination, envelope, envelope_type)
 
 
 @blob_app.command("verify")
@@ -154,6 +162,7 @@ def blob_verify(
     tlog: Annotated[
         str | None, typer.Option("--tlog", help="Log URL for --tlog-online (default: the policy's).", metavar="URL")
     ] = None,
+    timeout: Timeout = None,
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Verify a file against its detached signature under the blob trust policy.
@@ -161,6 +170,7 @@ def blob_verify(
     A statement with ``transparencyLog`` also needs the proof <signature>.tlog-proof (or, online, the log).
     """
     enable_debug(debug)
+    limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     verify_plugin_config = parse_pairs(plugin_config, "--plugin-config")
     envelope_type = _signature_media_type(signature)
@@ -173,6 +183,7 @@ def blob_verify(
         return
     transparency = transparency_verifier(statement, tlog_online, tlog)
     checker = revocation_checker()
+    deadline = limit.start(f"verification of {signature}")
     try:
         anchors = PolicyTrustAnchors(
             statement,
@@ -191,6 +202,7 @@ def blob_verify(
             transparency=(
                 transparency.blob_check(signature, envelope, envelope_type) if transparency is not None else None
             ),
+            deadline=deadline,
         )
     finally:
         checker.close()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from notation_py.config.dirs import ConfigDir, cache_dir
 from notation_py.config.files import NotationConfig, SigningKeys
+from notation_py.deadline import DEFAULT_TIMEOUT, Deadline, valid_timeout
 from notation_py.envelope import format_from_name
 from notation_py.envelope.model import PrimitiveSigner
 from notation_py.errors import ConfigError, UnsupportedEnvelopeError, UsageError
@@ -86,6 +87,42 @@ def parse_duration(text: str, flag: str) -> timedelta:
         seconds += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class TimeoutSetting:
+    """The overall deadline of a command that uses the network: its length and where it was set."""
+
+    seconds: float
+    #: Named in the deadline error: ``--timeout`` (also for the default) or the config.json member.
+    source: str
+
+    def start(self, operation: str) -> Deadline:
+        """Start the clock of ``operation`` (``verification of <ref>``): the deadline is from now."""
+        return Deadline(self.seconds, operation, setting=self.source)
+
+
+def timeout_setting(flag: str | None) -> TimeoutSetting:
+    """``--timeout SECONDS``, else ``config.json``'s ``timeout``, else 60 s.
+
+    Raises:
+        UsageError: the flag is not a positive number of seconds.
+        ConfigError: ``config.json`` is malformed (its ``timeout`` included).
+    """
+    if flag is not None:
+        try:
+            value: float | None = float(flag.strip())
+        except ValueError:
+            value = None
+        seconds = valid_timeout(value)
+        if seconds is None:
+            raise UsageError(f'invalid --timeout "{flag}": expected a positive number of seconds, e.g. --timeout 60')
+        return TimeoutSetting(seconds, "--timeout")
+    path = config_dir().config_json
+    configured = NotationConfig.load(path).timeout
+    if configured is not None:
+        return TimeoutSetting(configured, f'"timeout" in {path}')
+    return TimeoutSetting(DEFAULT_TIMEOUT, "--timeout")
 
 
 def parse_expiry(text: str | None) -> timedelta | None:

@@ -5,7 +5,8 @@ code   meaning
 =====  =====================================================================================
 0      success
 1      verification failed (no signature verified), or an operation could not be completed
-       (artifact or file not found, signing failed, storage error)
+       (artifact or file not found, signing failed, storage error, the overall deadline of
+       ``--timeout`` passed)
 2      usage or configuration error: bad flags or arguments, invalid trust policy, trust store
        or signing key configuration
 130    interrupted
@@ -14,7 +15,7 @@ code   meaning
 
 from __future__ import annotations
 
-from notation_py.errors import ConfigError, NotationError, UsageError, VerificationError
+from notation_py.errors import ConfigError, DeadlineExceededError, NotationError, UsageError, VerificationError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -28,6 +29,8 @@ def exit_code_for(error: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(error, UsageError | ConfigError):
         return EXIT_USAGE
+    if isinstance(error, DeadlineExceededError):
+        return EXIT_FAILURE  # never "verified", never a usage error: the operation was cut short
     if isinstance(error, VerificationError | NotationError):
         return EXIT_FAILURE
     return EXIT_FAILURE

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from notation_py.cli.context import config_dir, out, warn
 from notation_py.cli.render import StoredProof
 from notation_py.config.files import NotationConfig
-from notation_py.errors import ConfigError, NotationError, TransparencyError, UsageError
+from notation_py.errors import ConfigError, DeadlineExceededError, NotationError, TransparencyError, UsageError
 
 if TYPE_CHECKING:
     from notation_py.oci.descriptor import Descriptor
@@ -105,12 +105,16 @@ def _report(recorded: Recorded) -> None:
     )
 
 
-def _failed(target: LogTarget, exc: TransparencyError, stored: str) -> None:
+def _failed(target: LogTarget, exc: TransparencyError | DeadlineExceededError, stored: str) -> None:
     if not target.optional:
-        raise TransparencyError(
+        message = (
             f"{stored}, but it was not recorded in the transparency log {target.url}: {exc.message} "
             "(sign again once the log is reachable, or pass --tlog-optional to keep unlogged signatures)"
-        ) from None
+        )
+        # Same class as the cause: a passed deadline stays a DeadlineExceededError for callers.
+        if isinstance(exc, DeadlineExceededError):
+            raise DeadlineExceededError(message, exc.operation, exc.seconds) from None
+        raise TransparencyError(message) from None
     warn(f"{stored} without a transparency log record (--tlog-optional): {exc.message}")
 
 
@@ -124,7 +128,7 @@ def record_artifact(
     try:
         with log_client(target) as client:
             recorded = record_artifact_signature(client, store, signed, envelope_media_type, repository)
-    except TransparencyError as exc:
+    except (TransparencyError, DeadlineExceededError) as exc:
         _failed(target, exc, stored)
         return
     _report(recorded)
@@ -138,7 +142,7 @@ def record_blob(target: LogTarget, signature_path: Path, envelope: bytes, envelo
     try:
         with log_client(target) as client:
             recorded = record_blob_signature(client, signature_path, envelope, envelope_media_type)
-    except TransparencyError as exc:
+    except (TransparencyError, DeadlineExceededError) as exc:
         _failed(target, exc, stored)
         return
     _report(recorded)
@@ -169,6 +173,8 @@ def stored_proofs(store: ArtifactStore, signature_manifest: Descriptor) -> tuple
     unreadable: list[TransparencyError] = []
     try:
         found = find_proof_referrers(store, signature_manifest, errors=unreadable)
+    except DeadlineExceededError:
+        raise  # ends the command; it says nothing about the proofs
     except NotationError as exc:
         return (StoredProof(str(signature_manifest.digest), error=f"cannot list proofs: {exc.message}"),)
     summaries = [summarize_proof(str(desc.digest), data) for desc, data in found]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notation_py.deadline import valid_timeout
 from notation_py.errors import ConfigError
 from notation_py.fsutil import atomic_write
 
@@ -295,13 +296,23 @@ class TransparencyLogSettings:
         return cls(url=url, token_file=token_file, optional=optional)
 
 
+#: The members :class:`NotationConfig` interprets.
+_CONFIG_MEMBERS = ("insecureRegistries", "signatureFormat", "transparencyLog", "timeout")
+
+
 @dataclass(frozen=True)
 class NotationConfig:
-    """``config.json``: insecure registries, default signature format, transparency log; other members kept."""
+    """``config.json``: insecure registries, default signature format, transparency log, deadline; other members kept.
+
+    Attributes:
+        timeout: notation-py's ``timeout`` member: the overall deadline in seconds of the commands that
+            use the network (``verify``, ``sign``, ...), unless ``--timeout`` is given; None when absent.
+    """
 
     insecure_registries: tuple[str, ...] = ()
     signature_format: str | None = None
     transparency_log: TransparencyLogSettings | None = None
+    timeout: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -318,5 +329,18 @@ class NotationConfig:
             raise ConfigError(f'malformed config file {path}: "signatureFormat" must be "jws" or "cose"')
         tlog_value = doc.get("transparencyLog")
         tlog = TransparencyLogSettings.from_dict(tlog_value, path) if tlog_value is not None else None
-        extra = {k: v for k, v in doc.items() if k not in ("insecureRegistries", "signatureFormat", "transparencyLog")}
-        return cls(insecure_registries=tuple(insecure), signature_format=fmt, transparency_log=tlog, extra=extra)
+        raw_timeout = doc.get("timeout")
+        timeout = valid_timeout(raw_timeout) if raw_timeout is not None else None
+        if raw_timeout is not None and timeout is None:
+            raise ConfigError(
+                f'malformed config file {path}: "timeout" must be a positive number of seconds, '
+                f"got {json.dumps(raw_timeout)[:40]}"
+            )
+        extra = {k: v for k, v in doc.items() if k not in _CONFIG_MEMBERS}
+        return cls(
+            insecure_registries=tuple(insecure),
+            signature_format=fmt,
+            transparency_log=tlog,
+            timeout=timeout,
+            extra=extra,
+        )

@@ -14,6 +14,7 @@ the chain verdict; :func:`raise_for_result` turns a failed verdict into notation
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from notation_py.deadline import current_deadline
 from notation_py.errors import CertificateError, RevocationError
 from notation_py.revocation import crl as crl_mod
 from notation_py.revocation import ocsp as ocsp_mod
@@ -118,11 +120,18 @@ class RevocationChecker:
 
         Returns:
             The certificate's result; never raises for network or data problems (they give ``UNKNOWN``).
+
+        Raises:
+            DeadlineExceededError: The running operation's deadline (:mod:`notation_py.deadline`) passed.
         """
         signing_time = _as_utc(authentic_signing_time)
         now = self.clock()
         has_ocsp = ocsp_mod.supported(cert)
         has_crl = crl_mod.supported(cert)
+        deadline = current_deadline()
+        if deadline is not None and (has_ocsp or has_crl):
+            # Also for transports that know nothing of deadlines: no new lookup once it has passed.
+            deadline.check(f"checking the revocation status of {format_name(cert.subject)}")
         if has_ocsp:
             ocsp_result = ocsp_mod.check_ocsp(
                 cert,
@@ -169,6 +178,8 @@ class RevocationChecker:
         Raises:
             RevocationError: The chain is empty or violates the chain rules
                 (``invalid chain: expected chain to be correct and complete: ...``).
+            DeadlineExceededError: The running operation's deadline passed; the lookups, made in
+                worker threads, run in a copy of the caller's context and so keep to it.
         """
         certs = list(chain)
         if not certs:
@@ -190,8 +201,15 @@ class RevocationChecker:
             results[0] = self.check_certificate(*pairs[0], authentic_signing_time=authentic_signing_time)
         elif pairs:
             with ThreadPoolExecutor(max_workers=len(pairs), thread_name_prefix="revocation") as pool:
+                # Each lookup runs in a copy of this context: it carries the operation's deadline.
                 futures = [
-                    pool.submit(self.check_certificate, cert, issuer, authentic_signing_time=authentic_signing_time)
+                    pool.submit(
+                        contextvars.copy_context().run,
+                        self.check_certificate,
+                        cert,
+                        issuer,
+                        authentic_signing_time=authentic_signing_time,
+                    )
                     for cert, issuer in pairs
                 ]
                 for index, future in enumerate(futures):

@@ -2,7 +2,8 @@
 
 Everything that touches the network goes through a :class:`Transport`, so tests, air-gapped
 set-ups and plugins can substitute their own source of OCSP responses and CRLs. The default,
-:class:`HttpxTransport`, wraps an :class:`httpx.Client`.
+:class:`HttpxTransport`, wraps an :class:`httpx.Client` and also keeps to the overall deadline of
+the running operation (:mod:`notation_py.deadline`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
+from notation_py.deadline import current_deadline
+from notation_py.deadline_http import body_within, capped_timeout, timed_out_by
 from notation_py.errors import RevocationError
 from notation_py.tls import ssl_context
 
@@ -50,8 +53,11 @@ class Transport(Protocol):
 class HttpxTransport:
     """:class:`Transport` backed by :class:`httpx.Client`.
 
-    ``timeout`` bounds the whole exchange (connect, send and read), like Go's ``http.Client.Timeout``.
-    Redirects are followed (at most 10, as Go does).
+    ``timeout`` bounds the whole exchange (connect, send and read), like Go's ``http.Client.Timeout``,
+    and is cut to the time the operation's deadline leaves (:func:`~notation_py.deadline.current_deadline`);
+    when that deadline passes, :class:`~notation_py.errors.DeadlineExceededError` is raised instead of a
+    :class:`~notation_py.errors.RevocationError`, so verification stops rather than reporting an unknown
+    status. Redirects are followed (at most 10, as Go does).
 
     Args:
         client: Client to use; by default a new client honouring the proxy environment variables
@@ -85,6 +91,7 @@ class HttpxTransport:
 
         Raises:
             RevocationError: Network failure, timeout, non-200 status or oversized body.
+            DeadlineExceededError: The operation's deadline passed.
         """
         return self._exchange("GET", url, None, {}, timeout=timeout, max_bytes=max_bytes)
 
@@ -93,28 +100,38 @@ class HttpxTransport:
 
         Raises:
             RevocationError: Network failure, timeout, non-200 status or oversized body.
+            DeadlineExceededError: The operation's deadline passed.
         """
         return self._exchange("POST", url, body, {"Content-Type": content_type}, timeout=timeout, max_bytes=max_bytes)
 
     def _exchange(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float, max_bytes: int
     ) -> bytes:
-        deadline = time.monotonic() + timeout
+        overall = current_deadline()
+        activity = f"checking revocation ({method} {url})"
+        if overall is not None:
+            overall.check(activity)
+        limit = capped_timeout(httpx.Timeout(timeout), overall)
+        deadline = time.monotonic() + (limit.read or timeout)
         try:
             with self._client.stream(
-                method, url, content=body, headers=headers, timeout=httpx.Timeout(timeout), follow_redirects=True
+                method, url, content=body, headers=headers, timeout=limit, follow_redirects=True
             ) as response:
                 if response.status_code != httpx.codes.OK:
                     raise RevocationError(f"{method} {url!r}: unexpected status code {response.status_code}")
                 data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) > max_bytes:
-                        raise RevocationError(f"{method} {url!r}: response exceeds the {max_bytes}-byte limit")
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout("deadline exceeded")
+                with body_within(response, overall, activity) as chunks:
+                    for chunk in chunks:
+                        data += chunk
+                        if len(data) > max_bytes:
+                            raise RevocationError(f"{method} {url!r}: response exceeds the {max_bytes}-byte limit")
+                        if time.monotonic() > deadline:
+                            raise httpx.ReadTimeout("deadline exceeded")
                 return bytes(data)
         except httpx.TimeoutException as exc:
+            if timed_out_by(overall):
+                assert overall is not None
+                raise overall.exceeded(activity) from None
             raise RevocationError(f"{method} {url!r}: exceeded timeout threshold of {timeout:.2f} seconds") from exc
         except httpx.HTTPError as exc:
             raise RevocationError(f"{method} {url!r}: request failed: {exc}") from exc

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from cryptography import x509
 
 from notation_py.envelope.model import EnvelopeContent, SigningScheme
-from notation_py.errors import NotationError, TimestampError
+from notation_py.errors import DeadlineExceededError, NotationError, TimestampError
 from notation_py.policy.truststore import StoreType, TrustStore, load_policy_certificates, policy_uses_tsa
 from notation_py.timestamp.token import TimestampInfo, parse_timestamp_token, validate_tsa_chain
 from notation_py.x509.names import format_name, go_quote
@@ -249,8 +249,8 @@ def verify_authentic_timestamp(
     if revocation_check is not None:
         try:
             revocation_check(tsa_chain, now)
-        except TimestampError:
-            raise
+        except (TimestampError, DeadlineExceededError):
+            raise  # a passed deadline ends the operation: it says nothing about the timestamp
         except NotationError as exc:
             raise TimestampError(exc.message) from exc
     checked = "" if revocation_check is not None else "; TSA chain revocation not checked"

@@ -34,8 +34,10 @@ import httpx
 from asn1crypto import cms, core, tsp
 from cryptography import x509
 
+from notation_py.deadline import current_deadline
+from notation_py.deadline_http import body_within, capped_timeout, timed_out_by
 from notation_py.envelope.algorithms import Algorithm
-from notation_py.errors import CertificateError, NotationError, TimestampError, UsageError
+from notation_py.errors import CertificateError, DeadlineExceededError, NotationError, TimestampError, UsageError
 from notation_py.timestamp.authentic import RevocationCheck
 from notation_py.timestamp.token import TimestampInfo, parse_timestamp_token, validate_tsa_chain
 from notation_py.tls import ssl_context
@@ -140,7 +142,8 @@ class HTTPTimestamper:
     Args:
         url: The TSA endpoint (``--timestamp-url``), ``http://`` or ``https://``.
         roots: Trusted TSA root certificates (``--timestamp-root-cert``, see :func:`load_tsa_root`).
-        timeout: Seconds for connecting and for reading the response.
+        timeout: Seconds for connecting and for reading the response (cut to what the running
+            operation's deadline leaves, :mod:`notation_py.deadline`).
         client: An httpx client to use (not closed here); by default one per request, verifying TLS
             with the process's trust (:func:`notation_py.tls.ssl_context`, ``SSL_CERT_FILE``), no redirects.
         revocation_check: Checks the verified TSA chain's revocation status (notation-go does so
@@ -229,8 +232,13 @@ class HTTPTimestamper:
             except (OSError, ssl.SSLError) as exc:
                 raise TimestampError(f"cannot set up TLS for the {where}: {exc}") from None
             client = httpx.Client(timeout=self.timeout, follow_redirects=False, verify=verify)
+        deadline = current_deadline()
+        activity = f"requesting a timestamp from {self.url}"
         try:
-            with client.stream("POST", self.url, content=request, headers=headers, timeout=self.timeout) as response:
+            if deadline is not None:
+                deadline.check(activity)
+            timeout = capped_timeout(httpx.Timeout(self.timeout), deadline)
+            with client.stream("POST", self.url, content=request, headers=headers, timeout=timeout) as response:
                 if response.status_code != 200:
                     raise TimestampError(f"{where} answered HTTP {response.status_code} {response.reason_phrase}")
                 content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -239,12 +247,16 @@ class HTTPTimestamper:
                         f'{where} answered with content type "{content_type}", expected "{TIMESTAMP_REPLY}"'
                     )
                 body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_SIZE:
-                        raise TimestampError(f"{where} sent a response larger than {MAX_RESPONSE_SIZE} bytes")
+                with body_within(response, deadline, activity) as chunks:
+                    for chunk in chunks:
+                        body += chunk
+                        if len(body) > MAX_RESPONSE_SIZE:
+                            raise TimestampError(f"{where} sent a response larger than {MAX_RESPONSE_SIZE} bytes")
                 return bytes(body)
         except httpx.TimeoutException:
+            if timed_out_by(deadline):
+                assert deadline is not None
+                raise deadline.exceeded(activity) from None
             raise TimestampError(f"{where} did not answer within {self.timeout:g} seconds") from None
         except httpx.HTTPError as exc:
             raise TimestampError(f"cannot reach the {where}: {exc}") from None
@@ -308,6 +320,8 @@ class HTTPTimestamper:
         if self.revocation_check is not None:
             try:
                 self.revocation_check(chain, self._now or datetime.now(UTC))
+            except DeadlineExceededError:
+                raise
             except NotationError as exc:
                 raise TimestampError(f"{where} is not trusted: {exc.message}") from None
         return TimestampResult(token=token_der, info=replace(info, tsa_chain=chain))

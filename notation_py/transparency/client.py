@@ -11,7 +11,10 @@ the registry client (:mod:`notation_py.oci.registry.client`):
   32-byte hashes, echoed indices and sizes checked);
 * every failure — connection refused, timeout, TLS, a non-2xx answer (with the log's
   ``{"error", "detail"}``), an oversized or malformed body — is a
-  :class:`~notation_py.errors.TransparencyError` naming the log URL and what was being done.
+  :class:`~notation_py.errors.TransparencyError` naming the log URL and what was being done;
+* the running operation's deadline (:mod:`notation_py.deadline`) caps every request's timeouts and
+  bounds the reading of every body; once it passes,
+  :class:`~notation_py.errors.DeadlineExceededError` is raised instead.
 
 Nothing here trusts what the log says: proofs and checkpoints are verified by the callers
 (:mod:`notation_py.transparency.online`). The bearer token is only sent with submissions.
@@ -30,6 +33,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from notation_py import __version__
+from notation_py.deadline import Deadline, current_deadline
+from notation_py.deadline_http import body_within, capped_timeout, timed_out_by
 from notation_py.errors import TransparencyError, UsageError
 from notation_py.jsonutil import JSONFormatError, strict_loads
 from notation_py.tls import ssl_context
@@ -285,34 +290,54 @@ class LogClient:
         max_size: int = MAX_RESPONSE_SIZE,
     ) -> tuple[int, bytes]:
         """Send one request; the status and the (bounded) body of a 2xx answer."""
+        deadline = current_deadline()
+        activity = f"{what} at transparency log {self._url}"
+        if deadline is not None:
+            deadline.check(activity)
+        timeout = capped_timeout(httpx.Timeout(self._timeout), deadline)
         try:
             with self._http.stream(
-                method, self._url + path, params=params, content=content, headers=headers
+                method, self._url + path, params=params, content=content, headers=headers, timeout=timeout
             ) as response:
                 if not 200 <= response.status_code < 300:
-                    body = self._read(response, _MAX_ERROR_BODY, what, truncate=True)
+                    body = self._read(
+                        response, _MAX_ERROR_BODY, what, truncate=True, deadline=deadline, activity=activity
+                    )
                     raise self._fail(what, _status_reason(response, body))
-                return response.status_code, self._read(response, max_size, what)
+                return response.status_code, self._read(response, max_size, what, deadline=deadline, activity=activity)
         except httpx.TimeoutException:
+            if timed_out_by(deadline):
+                assert deadline is not None
+                raise deadline.exceeded(activity) from None
             raise self._fail(what, f"no answer within {self._timeout:g} s") from None
         except httpx.ConnectError as exc:
             raise self._fail(what, f"cannot connect ({exc or 'connection failed'})") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # the connection broke, a bad encoding, …
             raise self._fail(what, f"{type(exc).__name__}: {exc}") from None
 
-    def _read(self, response: httpx.Response, max_size: int, what: str, *, truncate: bool = False) -> bytes:
+    def _read(
+        self,
+        response: httpx.Response,
+        max_size: int,
+        what: str,
+        *,
+        truncate: bool = False,
+        deadline: Deadline | None = None,
+        activity: str = "",
+    ) -> bytes:
         length = response.headers.get("content-length")
         if not truncate and length is not None and length.isdigit() and int(length) > max_size:
             raise self._fail(what, f"the response is {length} bytes, more than the {max_size} accepted")
         chunks: list[bytes] = []
         total = 0
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > max_size:
-                if truncate:
-                    break
-                raise self._fail(what, f"the response is larger than the {max_size} bytes accepted")
+        with body_within(response, deadline, activity or what) as body:
+            for chunk in body:
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > max_size:
+                    if truncate:
+                        break
+                    raise self._fail(what, f"the response is larger than the {max_size} bytes accepted")
         return b"".join(chunks)[:max_size]
 
 

@@ -20,6 +20,7 @@ proof is evidence of tampering, not an absence of evidence. The level decides wh
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,7 +110,8 @@ class TransparencyVerifier:
         *announced* there (:func:`~notation_py.transparency.referrer.announced_proofs`) costs no
         request. Otherwise, or if it does not verify, the proof referrers of the signature manifest are
         looked up — starting at once, in a background thread, so that the lookup overlaps the
-        signature's own fetch and verification (``docs/performance.md``).
+        signature's own fetch and verification (``docs/performance.md``). The thread inherits the
+        caller's context, and with it the operation's deadline (:mod:`notation_py.deadline`).
         """
 
         def proofs(embedded: bool) -> tuple[list[bytes], list[str], bool]:
@@ -126,7 +128,9 @@ class TransparencyVerifier:
         # The proof copies in the referrers listing first (no extra round trips); only if none of
         # them verifies, the digest-addressed layers (a registry may have mangled annotations).
         announced = announced_proofs(listing, manifest)
-        lookup = None if announced else self._executor().submit(proofs, True)
+        # The lookup runs in a copy of this context, so it keeps to the operation's deadline
+        # (notation_py.deadline): close() waits for it, and verification's caller for close().
+        lookup = None if announced else self._executor().submit(contextvars.copy_context().run, proofs, True)
 
         def bind(signature: FetchedSignature) -> TransparencyCheck:
             logged = LoggedSignature.for_artifact(signature.envelope, signature.envelope_media_type, subject, manifest)

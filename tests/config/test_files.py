@@ -96,3 +96,21 @@ def test_directories_follow_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.delenv("NOTATION_CONFIG")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     assert ConfigDir.from_env().root == tmp_path / "xdg" / "notation"
+
+
+def test_config_json_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    for value, expected in ((60, 60.0), (2.5, 2.5), (None, None)):
+        path.write_text(json.dumps({"timeout": value, "x-other": 1}))
+        cfg = NotationConfig.load(path)
+        assert cfg.timeout == expected
+        assert dict(cfg.extra) == {"x-other": 1}  # timeout is interpreted, not carried as unknown
+    assert NotationConfig.load(tmp_path / "absent.json").timeout is None
+
+
+@pytest.mark.parametrize("value", [0, -1, "60", True, [60], {"seconds": 60}, 1e999])
+def test_config_json_timeout_must_be_a_positive_number(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"timeout": value}).replace("Infinity", "1e999"))
+    with pytest.raises(ConfigError, match=r'malformed config file .*config\.json: "timeout" must be a positive number'):
+        NotationConfig.load(path)

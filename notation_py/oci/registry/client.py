@@ -5,6 +5,9 @@
   jitter, ``Retry-After`` honoured in seconds or as an HTTP date, capped); so are connection
   failures and timeouts of idempotent requests. Bodies are bytes, so every retry resends them.
 * A ``401`` is answered once through :class:`~notation_py.oci.registry.auth.Authenticator`.
+* An overall :class:`~notation_py.deadline.Deadline` (the client's own and the operation's, see
+  :mod:`notation_py.deadline`) bounds everything: each request's timeouts are capped at the time
+  left, bodies (token answers included) are read within it, and no retry waits past it.
 * Failures become :class:`~notation_py.errors.RegistryError` (or its subclass
   :class:`~notation_py.errors.AuthenticationError` for ``401``/``403``) whose message carries the
   registry's error body, e.g. ``registry 127.0.0.1:5000 answered 401 UNAUTHORIZED: authentication required``.
@@ -31,6 +34,8 @@ from typing import TYPE_CHECKING, Final
 import httpx
 
 from notation_py import __version__
+from notation_py.deadline import Deadline, effective_deadline
+from notation_py.deadline_http import body_within, capped_timeout, timed_out_by
 from notation_py.errors import ArtifactError, AuthenticationError, NotFoundError, RegistryError
 from notation_py.oci.reference import RegistryReference
 from notation_py.oci.registry.auth import Authenticator
@@ -218,6 +223,7 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        deadline: Deadline | None = None,
     ) -> None:
         """Create the client.
 
@@ -227,6 +233,8 @@ class RegistryClient:
             transport: An httpx transport to use instead of the network (tests).
             sleep: Waits between retries (tests replace it).
             jitter: Uniform random number in [0, 1) for backoff jitter.
+            deadline: Overall deadline of every request made through this client, on top of the
+                one of the running operation (:func:`~notation_py.deadline.deadline_scope`).
 
         Raises:
             ArtifactError: ``options.ca_file`` cannot be loaded.
@@ -239,10 +247,11 @@ class RegistryClient:
             verify = ssl_context(ca_file)
         except (OSError, ssl.SSLError) as e:
             raise ArtifactError(f"cannot load CA certificates from {self.options.ca_file}: {e}") from None
-        timeout = httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout)
+        self._deadline = deadline
+        self._timeout = httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout)
         headers = {"User-Agent": self.options.user_agent, "Accept-Encoding": "identity"}
         self._http = httpx.Client(
-            timeout=timeout, verify=verify, headers=headers, transport=transport, follow_redirects=False
+            timeout=self._timeout, verify=verify, headers=headers, transport=transport, follow_redirects=False
         )
         self.auth = Authenticator(credentials, self._fetch_token, realm_allowed=self._realm_allowed)
         #: Which referrers mode works per (host, repository): ``"api"`` or ``"tag"``.
@@ -262,6 +271,10 @@ class RegistryClient:
         self.close()
 
     # --- public -------------------------------------------------------------------------------
+
+    def deadline(self) -> Deadline | None:
+        """The deadline requests made now must meet: the client's or the operation's, whichever is earlier."""
+        return effective_deadline(self._deadline)
 
     def base_url(self, host: str) -> str:
         """``https://<host>`` or, for an insecure registry, ``http://<host>``."""
@@ -306,18 +319,22 @@ class RegistryClient:
         max_body: int = DEFAULT_MAX_BODY,
         follow_redirects: bool = False,
         idempotent: bool | None = None,
+        activity: str | None = None,
     ) -> Reply:
         """Send a request (authenticated, retried) and read the answer's body.
 
         A successful answer's body may be at most ``max_body`` bytes; an error body is read up to
-        64 KiB for the message.
+        64 KiB for the message. ``activity`` (``reading the referrers of ...``) names the request in
+        a deadline error; by default ``<METHOD> <url>``.
 
         Raises:
             RegistryError: The registry could not be reached.
             ArtifactError: The body exceeds ``max_body``.
             AuthenticationError: A token could not be obtained.
             CredentialError: The credential source failed.
+            DeadlineExceededError: The deadline passed (or a retry would wait past it).
         """
+        activity = activity or _activity(method, url)
         with self.stream(
             method,
             url,
@@ -326,9 +343,11 @@ class RegistryClient:
             content=content,
             follow_redirects=follow_redirects,
             idempotent=idempotent,
+            activity=activity,
         ) as (response, retries):
             ok = 200 <= response.status_code < 300
-            body = read_limited(response, max_body if ok else MAX_ERROR_BODY, truncate=not ok)
+            limit = max_body if ok else MAX_ERROR_BODY
+            body = read_limited(response, limit, truncate=not ok, deadline=self.deadline(), activity=activity)
             return Reply(response.status_code, response.headers, body, response.url, retries)
 
     @contextlib.contextmanager
@@ -342,13 +361,17 @@ class RegistryClient:
         content: bytes | None = None,
         follow_redirects: bool = False,
         idempotent: bool | None = None,
+        activity: str | None = None,
     ) -> Iterator[tuple[httpx.Response, int]]:
         """Like :meth:`request` but yields the unread response (and the retry count); closes it after.
+
+        Read the body within :meth:`deadline` (:func:`~notation_py.deadline_http.body_within`).
 
         Raises:
             RegistryError: The registry could not be reached.
             AuthenticationError: A token could not be obtained.
             CredentialError: The credential source failed.
+            DeadlineExceededError: The deadline passed (or a retry would wait past it).
         """
         outcome = self._send(
             method=method,
@@ -358,6 +381,7 @@ class RegistryClient:
             content=content,
             follow_redirects=follow_redirects,
             idempotent=idempotent,
+            activity=activity or _activity(method, url),
         )
         try:
             yield outcome.response, outcome.retries
@@ -374,24 +398,33 @@ class RegistryClient:
         content: bytes | None,
         follow_redirects: bool,
         idempotent: bool | None,
+        activity: str,
     ) -> _Outcome:
         host = host_of(url)
         retry_transport = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         retries = 0
+        deadline = self.deadline()
         authorization = self.auth.authorization(host, scopes)
         auth_retried = False
         while True:
+            if deadline is not None:
+                deadline.check(activity)
             request_headers = dict(headers)
             if authorization is not None:
                 request_headers["Authorization"] = authorization
-            request = self._http.build_request(method, url, headers=request_headers, content=content)
+            request = self._http.build_request(
+                method, url, headers=request_headers, content=content, timeout=capped_timeout(self._timeout, deadline)
+            )
             try:
                 response = self._http.send(request, stream=True, follow_redirects=follow_redirects)
             except httpx.TransportError as e:
+                if timed_out_by(deadline):
+                    assert deadline is not None
+                    raise deadline.exceeded(activity) from None
                 if retry_transport and retries < self.options.max_retries and _tls_error(e) is None:
                     wait = self._backoff(retries)
                     logger.debug("%s %s: %s; retrying in %.2f s", method, url.path, type(e).__name__, wait)
-                    self._sleep(wait)
+                    self._sleep_within(deadline, wait, f"{activity}: {self._transport_message(method, url, e, 0)}")
                     retries += 1
                     continue
                 raise RegistryError(self._transport_message(method, url, e, retries)) from None
@@ -404,7 +437,8 @@ class RegistryClient:
                 wait = min(wait, self.options.max_retry_wait)
                 response.close()
                 logger.debug("%s %s answered %d; retrying in %.2f s", method, url.path, status, wait)
-                self._sleep(wait)
+                reason = httpx.codes.get_reason_phrase(status)
+                self._sleep_within(deadline, wait, f"{activity}: registry {host} answered {status} {reason}".rstrip())
                 retries += 1
                 continue
             if status == 401 and not auth_retried and host_of(response.url) == host:
@@ -416,12 +450,26 @@ class RegistryClient:
                     continue
             return _Outcome(response, retries)
 
-    def pause(self, attempt: int) -> None:
-        """Sleep the jittered exponential backoff of retry number ``attempt`` (0-based)."""
-        self._sleep(self._backoff(attempt))
+    def pause(self, attempt: int, activity: str = "retrying a registry request") -> None:
+        """Sleep the jittered exponential backoff of retry number ``attempt`` (0-based).
 
-    def wait(self, seconds: float) -> None:
-        """Sleep ``seconds`` (through the injectable sleep function)."""
+        Raises:
+            DeadlineExceededError: The wait would pass the deadline (``activity`` names what waits).
+        """
+        self._sleep_within(self.deadline(), self._backoff(attempt), activity)
+
+    def wait(self, seconds: float, activity: str = "waiting for the registry") -> None:
+        """Sleep ``seconds`` (through the injectable sleep function).
+
+        Raises:
+            DeadlineExceededError: The wait would pass the deadline (``activity`` names what waits).
+        """
+        self._sleep_within(self.deadline(), seconds, activity)
+
+    def _sleep_within(self, deadline: Deadline | None, seconds: float, activity: str) -> None:
+        # A wait that would end past the deadline fails now rather than when the deadline passes.
+        if deadline is not None:
+            deadline.check_wait(seconds, activity)
         self._sleep(seconds)
 
     def jitter(self) -> float:
@@ -473,13 +521,21 @@ class RegistryClient:
     ) -> tuple[int, httpx.Headers, bytes]:
         retry_transport = method == "GET"
         retries = 0
+        deadline = self.deadline()
+        activity = f"fetching a token from {url.copy_with(query=None)}"
         while True:
-            request = self._http.build_request(method, url, headers=headers, data=form)
+            if deadline is not None:
+                deadline.check(activity)
+            timeout = capped_timeout(self._timeout, deadline)
+            request = self._http.build_request(method, url, headers=headers, data=form, timeout=timeout)
             try:
                 response = self._http.send(request, stream=True)
             except httpx.TransportError as e:
+                if timed_out_by(deadline):
+                    assert deadline is not None
+                    raise deadline.exceeded(activity) from None
                 if retry_transport and retries < self.options.max_retries and _tls_error(e) is None:
-                    self._sleep(self._backoff(retries))
+                    self._sleep_within(deadline, self._backoff(retries), f"{activity}: {type(e).__name__}")
                     retries += 1
                     continue
                 raise AuthenticationError(
@@ -488,11 +544,13 @@ class RegistryClient:
             try:
                 if response.status_code in RETRY_STATUSES and retries < self.options.max_retries:
                     wait = parse_retry_after(response.headers.get("retry-after"))
-                    self._sleep(min(self._backoff(retries) if wait is None else wait, self.options.max_retry_wait))
+                    wait = min(self._backoff(retries) if wait is None else wait, self.options.max_retry_wait)
+                    self._sleep_within(deadline, wait, f"{activity}: the token service answered {response.status_code}")
                     retries += 1
                     continue
                 ok = 200 <= response.status_code < 300
-                body = read_limited(response, 1024 * 1024 if ok else MAX_ERROR_BODY, truncate=not ok)
+                limit = 1024 * 1024 if ok else MAX_ERROR_BODY
+                body = read_limited(response, limit, truncate=not ok, deadline=deadline, activity=activity)
                 return response.status_code, response.headers, body
             finally:
                 response.close()
@@ -516,25 +574,40 @@ def _tls_error(error: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def read_limited(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
-    """Read at most ``limit`` bytes of ``response``.
+def _activity(method: str, url: str | httpx.URL) -> str:
+    """Default name of a request in deadline errors: ``GET registry.example/v2/app/manifests/v1``."""
+    parsed = httpx.URL(str(url))
+    return f"{method} {host_of(parsed)}{parsed.path}"
+
+
+def read_limited(
+    response: httpx.Response,
+    limit: int,
+    *,
+    truncate: bool = False,
+    deadline: Deadline | None = None,
+    activity: str | None = None,
+) -> bytes:
+    """Read at most ``limit`` bytes of ``response``, within ``deadline`` if one is given.
 
     Raises:
         ArtifactError: The body is longer than ``limit`` (unless ``truncate``: then it is cut).
+        RegistryError: The connection failed while reading.
+        DeadlineExceededError: The deadline passed while reading (``activity`` names the read).
     """
+    what = f"{response.request.method} {response.url.path}"
     declared = response.headers.get("content-length")
     if not truncate and declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ArtifactError(f"{response.request.method} {response.url.path}: response too large ({declared} bytes)")
+        raise ArtifactError(f"{what}: response too large ({declared} bytes)")
     buf = bytearray()
     try:
-        for chunk in response.iter_bytes():
-            buf += chunk
-            if len(buf) > limit:
-                if truncate:
-                    return bytes(buf[:limit])
-                raise ArtifactError(
-                    f"{response.request.method} {response.url.path}: response larger than {limit} bytes"
-                )
+        with body_within(response, deadline, activity or what) as chunks:
+            for chunk in chunks:
+                buf += chunk
+                if len(buf) > limit:
+                    if truncate:
+                        return bytes(buf[:limit])
+                    raise ArtifactError(f"{what}: response larger than {limit} bytes")
     except httpx.TransportError as e:
-        raise RegistryError(f"{response.request.method} {response.url.path}: reading the answer failed: {e}") from None
+        raise RegistryError(f"{what}: reading the answer failed: {e}") from None
     return bytes(buf)

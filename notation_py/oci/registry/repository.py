@@ -36,6 +36,7 @@ from typing import Any, Final
 
 import httpx
 
+from notation_py.deadline_http import body_within
 from notation_py.errors import ArtifactError, DigestError, RegistryError, UsageError
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.digest import Digest, compute, verify
@@ -72,8 +73,6 @@ MANIFEST_ACCEPT: Final = ", ".join(ALL_MANIFEST_MEDIA_TYPES)
 MAX_REFERRERS_PAGE: Final = 4 * 1024 * 1024
 #: Most referrers API pages followed.
 MAX_REFERRERS_PAGES: Final = 1000
-#: Chunk size when streaming blobs.
-_CHUNK: Final = 64 * 1024
 
 #: Reads of the referrers tag index when it answers 500 (see :meth:`Repository._read_referrers_index`).
 _INDEX_READ_ATTEMPTS: Final = 3
@@ -189,7 +188,11 @@ class Repository:
         what = self._what(reference)
         requested = Digest.parse(reference) if ":" in reference else None
         reply = self.client.request(
-            "HEAD", self._manifest_url(reference), scopes=self._pull, headers={"Accept": MANIFEST_ACCEPT}
+            "HEAD",
+            self._manifest_url(reference),
+            scopes=self._pull,
+            headers={"Accept": MANIFEST_ACCEPT},
+            activity=f"resolving {what}",
         )
         if reply.status == 404:
             raise not_found(self.registry, reply, f"{what}: not found")
@@ -219,6 +222,7 @@ class Repository:
             scopes=self._pull,
             headers={"Accept": MANIFEST_ACCEPT},
             max_body=MAX_MANIFEST_SIZE,
+            activity=f"resolving {what}",
         )
         if reply.status == 404:
             raise not_found(self.registry, reply, f"{what}: not found")
@@ -285,12 +289,13 @@ class Repository:
     def _fetch_exact(self, url: str, desc: Descriptor, accept: str | None) -> bytes:
         what = self._what(str(desc.digest))
         headers = {"Accept": accept} if accept else {}
-        with self.client.stream("GET", url, scopes=self._pull, headers=headers, follow_redirects=True) as (
-            response,
-            retries,
-        ):
+        activity = f"fetching {what}"
+        with self.client.stream(
+            "GET", url, scopes=self._pull, headers=headers, follow_redirects=True, activity=activity
+        ) as (response, retries):
+            deadline = self.client.deadline()
             if not 200 <= response.status_code < 300:
-                body = read_limited(response, MAX_ERROR_BODY, truncate=True)
+                body = read_limited(response, MAX_ERROR_BODY, truncate=True, deadline=deadline, activity=activity)
                 reply = Reply(response.status_code, response.headers, body, response.url, retries)
                 if reply.status == 404:
                     raise not_found(self.registry, reply, f"{what}: not found")
@@ -303,12 +308,13 @@ class Repository:
                 )
             buf = bytearray()
             try:
-                for chunk in response.iter_bytes(_CHUNK):
-                    buf += chunk
-                    if len(buf) > desc.size:
-                        raise DigestError(
-                            f"{what}: content size mismatch: expected {desc.size} bytes, got more; stopped reading"
-                        )
+                with body_within(response, deadline, activity) as chunks:
+                    for chunk in chunks:
+                        buf += chunk
+                        if len(buf) > desc.size:
+                            raise DigestError(
+                                f"{what}: content size mismatch: expected {desc.size} bytes, got more; stopped reading"
+                            )
             except httpx.TransportError as e:
                 raise RegistryError(f"fetch {what}: reading from registry {self.registry} failed: {e}") from None
         data = bytes(buf)
@@ -349,7 +355,7 @@ class Repository:
             # 500 while another client uploads the same blob: look again, upload again if needed.
             if not (done.status in (400, 404) or done.status >= 500) or attempt == _UPLOAD_ATTEMPTS - 1:
                 break
-            self.client.pause(attempt)
+            self.client.pause(attempt, f"pushing blob {what}")
         if self._blob_exists(blob_url, what):
             self._remember(desc, data)
             return desc
@@ -378,7 +384,9 @@ class Repository:
 
     def _upload(self, desc: Descriptor, data: bytes, what: str) -> Reply:
         """``POST`` an upload session, then ``PUT`` the bytes with the digest; the ``PUT`` answer."""
-        start = self.client.request("POST", f"{self._base}/blobs/uploads/", scopes=self._push, idempotent=True)
+        start = self.client.request(
+            "POST", f"{self._base}/blobs/uploads/", scopes=self._push, idempotent=True, activity=f"pushing blob {what}"
+        )
         if start.status != 202 and not start.ok:
             raise self._error(start, f"push blob {what}")
         location = start.headers.get("location")
@@ -396,10 +404,13 @@ class Repository:
             scopes=self._push,
             headers={"Content-Type": "application/octet-stream"},
             content=data,
+            activity=f"pushing blob {what}",
         )
 
     def _blob_exists(self, url: str, what: str) -> bool:
-        reply = self.client.request("HEAD", url, scopes=self._push, follow_redirects=True)
+        reply = self.client.request(
+            "HEAD", url, scopes=self._push, follow_redirects=True, activity=f"checking for blob {what}"
+        )
         if reply.ok:
             return True
         if reply.status == 404:
@@ -453,6 +464,7 @@ class Repository:
             scopes=self._push,
             headers={"Content-Type": media_type},
             content=data,
+            activity=f"pushing manifest {self._what(reference)}",
         )
         if not reply.ok:
             raise self._error(reply, what)
@@ -501,7 +513,12 @@ class Repository:
         for _ in range(MAX_REFERRERS_PAGES):
             visited.add(str(url))
             reply = self.client.request(
-                "GET", url, scopes=self._pull, headers={"Accept": MEDIA_TYPE_OCI_INDEX}, max_body=MAX_REFERRERS_PAGE
+                "GET",
+                url,
+                scopes=self._pull,
+                headers={"Accept": MEDIA_TYPE_OCI_INDEX},
+                max_body=MAX_REFERRERS_PAGE,
+                activity=f"reading the {what}",
             )
             if reply.status == 404 and self._error(reply, what).code == "NAME_UNKNOWN":
                 return  # the API exists but the repository does not: nothing refers to anything
@@ -545,12 +562,13 @@ class Repository:
                 scopes=self._pull,
                 headers={"Accept": ", ".join(INDEX_MEDIA_TYPES)},
                 max_body=MAX_MANIFEST_SIZE,
+                activity=f"reading the {what}",
             )
             # distribution 2.8 answers 500 while the tag still names an index another client has
             # just deleted; the tag moves on a moment later.
             if reply.status != 500 or attempt == _INDEX_READ_ATTEMPTS - 1:
                 break
-            self.client.pause(attempt)
+            self.client.pause(attempt, f"reading the {what}")
         if reply.status == 404:
             return None, None
         if not reply.ok:
@@ -594,10 +612,12 @@ class Repository:
                 new_digest = compute(data)
                 if not self._index_lists(subject.digest, entry.digest):
                     logger.debug("%s: a concurrent writer replaced the index (attempt %d)", what, attempt + 1)
-                    self.client.pause(attempt)
+                    self.client.pause(attempt, what.replace("update", "updating", 1))
                     continue
             if options.referrers_settle > 0:
-                self.client.wait(options.referrers_settle * (0.5 + self.client.jitter()))
+                self.client.wait(
+                    options.referrers_settle * (0.5 + self.client.jitter()), what.replace("update", "updating", 1)
+                )
                 if not self._index_lists(subject.digest, entry.digest):
                     logger.debug("%s: a late concurrent writer replaced the index (attempt %d)", what, attempt + 1)
                     continue
