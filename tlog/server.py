@@ -132,7 +132,7 @@ def error_response(exc: BaseException) -> JSONResponse:
     :class:`AuthError`                   401    ``unauthorized``
     :class:`NotFoundError`               404    ``not_found``
     :class:`LogOverloadedError`          503    ``overloaded`` (Retry-After)
-    :class:`UnavailableError`            503    ``unavailable`` (Retry-After)
+    :class:`UnavailableError`            503    ``unavailable`` (Retry-After; logged at debug)
     :class:`StorageError`                503    ``storage_unavailable`` (logged at debug)
     :class:`InconsistentError`, other    500    ``internal_error`` (logged, no detail leaked)
     ===================================  =====  ======================
@@ -161,7 +161,8 @@ def error_response(exc: BaseException) -> JSONResponse:
     if isinstance(exc, LogOverloadedError):
         return _json_error(503, "overloaded", exc.message, {"Retry-After": "1"})
     if isinstance(exc, UnavailableError):
-        _log.error("unavailable: %s", exc.message)
+        # The sequencer and the verifier log the change of state once; a line per request would flood.
+        _log.debug("unavailable: %s", exc.message)
         return _json_error(503, "unavailable", exc.message, {"Retry-After": "5"})
     if isinstance(exc, StorageError):
         # The sequencer logs each storage state change once; one line per failed request would flood the log.
