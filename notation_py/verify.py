@@ -15,7 +15,9 @@ applies, a trust store, and a *target matcher* that checks the signed payload ag
 Each check's failure is enforced or logged per the statement's verification level. The result of a
 passing signature is returned; a failing one raises :class:`SignatureVerificationError` carrying
 the same outcome. :func:`verify_artifact` drives the core over an
-:class:`~notation_py.oci.store.ArtifactStore`; ``blob verify`` calls it with a :func:`blob_matcher`.
+:class:`~notation_py.oci.store.ArtifactStore`; blobs are verified with a :func:`blob_matcher`. Most
+callers want the front door instead, :class:`notation_py.Verifier` (``verify_artifact``,
+``verify_blob``), which loads the configuration and owns the clients.
 
 Both entry points take an overall :class:`~notation_py.deadline.Deadline` that every registry read,
 revocation lookup and transparency-log lookup made during verification keeps to. When it passes,
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -417,11 +419,47 @@ def blob_matcher(blob: Callable[[], bytes] | Path, media_type: str | None = None
 
 @dataclass(frozen=True)
 class VerificationResult:
-    """The result of verifying an artifact: the signature that verified, and the ones that did not."""
+    """The result of a successful verification: the signature that verified, and the ones that did not.
+
+    Attributes:
+        reference: What was verified, as displayed (``repo@digest``, the signature file).
+        verified: The signature that verified; ``None`` only when ``skipped``.
+        rejected: The signatures tried before it, each with the reason it failed.
+        skipped: The trust policy statement has level ``skip``: nothing was verified, by policy
+            (notation reports this as success; a caller that needs a signature must check it).
+        statement: The name of the trust policy statement applied.
+        subject: The artifact's manifest descriptor (OCI artifacts).
+        timings: Seconds spent per phase (``resolve``, ``verify``, ``total``).
+    """
 
     reference: str
-    verified: SignatureOutcome
+    verified: SignatureOutcome | None
     rejected: tuple[SignatureOutcome, ...] = field(default=())
+    skipped: bool = False
+    statement: str | None = None
+    subject: Descriptor | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def skip(cls, reference: str, statement: str, *, subject: Descriptor | None = None) -> VerificationResult:
+        """The result under a statement of level ``skip``."""
+        return cls(reference, None, skipped=True, statement=statement, subject=subject)
+
+    def with_context(
+        self, *, statement: str, timings: Mapping[str, float], subject: Descriptor | None = None
+    ) -> VerificationResult:
+        """This result with the applied statement, the subject and the timings filled in."""
+        return replace(self, statement=statement, subject=subject or self.subject, timings=dict(timings))
+
+    @property
+    def outcomes(self) -> tuple[SignatureOutcome, ...]:
+        """Every signature evaluated, in order: the rejected ones, then the one that verified."""
+        return self.rejected + ((self.verified,) if self.verified is not None else ())
+
+    @property
+    def inclusion(self) -> Inclusion | None:
+        """Where the verified signature was proven to be logged (transparency), if a proof was checked."""
+        return self.verified.transparency if self.verified is not None else None
 
 
 def first_verified(

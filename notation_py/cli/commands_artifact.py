@@ -22,24 +22,22 @@ from notation_py.cli.context import (
     parse_expiry,
     parse_pairs,
     resolve_signer,
-    revocation_checker,
     signature_media_type,
     timeout_setting,
-    trust_store,
     warn,
 )
 from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
-from notation_py.cli.signing import sign_artifact_with, timestamper
-from notation_py.cli.transparency import log_target, record_artifact, stored_proofs, transparency_verifier
-from notation_py.config.dirs import plugin_directory
+from notation_py.cli.signing import timestamper
+from notation_py.cli.transparency import log_target, record_artifact, stored_proofs
 from notation_py.deadline import deadline_scope
 from notation_py.envelope import parse_envelope
 from notation_py.errors import DeadlineExceededError, NotationError, UsageError
 from notation_py.oci.descriptor import Descriptor
+from notation_py.oci.reference import LayoutReference, RegistryReference
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
 from notation_py.sign import SignOptions
-from notation_py.trust import PolicyTrustAnchors
-from notation_py.verify import SignatureOutcome, verify_artifact
+from notation_py.verifier import Verifier, VerifierConfig
+from notation_py.verify import SignatureOutcome
 
 Reference = Annotated[str, typer.Argument(help="Artifact reference; with --oci-layout: DIR:TAG or DIR@sha256:...")]
 OciLayout = Annotated[bool, typer.Option("--oci-layout", help="The reference is an OCI image layout directory.")]
@@ -95,14 +93,20 @@ TlogOnline = Annotated[
 
 def _resolve(target: Target, verb: str) -> Descriptor:
     subject = target.store.resolve(target.ref)
-    if target.tag is not None:
-        warn(
-            f"Always {verb} the artifact using digest(@sha256:...) rather than a tag(:{target.tag}) "
-            "because tags are mutable and a tag reference can point to a different artifact than the one "
-            f"{'signed' if verb == 'sign' else 'verified'}."
-        )
-        out(f"Resolved artifact tag `{target.tag}` to digest `{subject.digest}` before {verb}.")
+    _announce_resolved(target.tag, str(subject.digest), verb)
     return subject
+
+
+def _announce_resolved(tag: str | None, digest: str, verb: str) -> None:
+    """notation's warning that a tag was resolved (tags are mutable), and the digest it resolved to."""
+    if tag is None:
+        return
+    warn(
+        f"Always {verb} the artifact using digest(@sha256:...) rather than a tag(:{tag}) "
+        "because tags are mutable and a tag reference can point to a different artifact than the one "
+        f"{'signed' if verb == 'sign' else 'verified'}."
+    )
+    out(f"Resolved artifact tag `{tag}` to digest `{digest}` before {verb}.")
 
 
 def resolve_quietly(target: Target, verb: str, *, announce: bool) -> Descriptor:
@@ -177,7 +181,7 @@ def sign_command(
         # The clock starts once the key is ready: a passphrase or PIN prompt may take its time.
         with deadline_scope(limit.start(f"signing {reference}")):
             subject = _resolve(target, "sign")
-            signed = sign_artifact_with(target.store, str(subject.digest), signer, options)
+            signed = signer.sign_artifact(target.store, str(subject.digest), options)
             out(f"Successfully signed {target.display(str(signed.subject.digest))}")
             if verbose or debug:
                 out(f"Signature manifest: {signed.signature_manifest.digest}")
@@ -235,45 +239,41 @@ def verify_command(
     check_max_signatures(max_signatures)
     if oci_layout and not scope:
         raise UsageError("--scope is required with --oci-layout (the trust policy scope of the layout)")
-    policy = load_oci_policy()
-    deadline = limit.start(f"verification of {reference}")
+    if not oci_layout and scope is not None:
+        raise UsageError("--scope is only used with --oci-layout; a registry reference is its own scope")
+    if tlog is not None and not tlog.startswith(("https://", "http://")):
+        raise UsageError(f'--tlog must be an http(s) URL, got "{tlog}"')
+    load_oci_policy()  # notation's message when there is none
+    insecure: frozenset[str] = frozenset()
+    if insecure_registry and not oci_layout:
+        insecure = frozenset({RegistryReference.parse(reference).registry})
+    settings = VerifierConfig(
+        timeout=limit.seconds,
+        max_signatures=max_signatures,
+        insecure_registries=insecure,
+        username=username,
+        password=password,
+        tlog_online=tlog_online,
+        tlog_url=tlog,
+        plugin_config=verify_plugin_config,
+    )
     with (
-        deadline_scope(deadline),
-        open_target(reference, oci_layout, scope, RemoteFlags(insecure_registry, username, password)) as target,
+        Verifier.from_config(config_dir().root, config=settings) as verifier,
+        deadline_scope(limit.start(f"verification of {reference}")),
     ):
-        statement = policy.statement_for(target.scope or reference)
-        subject = _resolve(target, "verify")
-        display = target.display(str(subject.digest))
-        if statement.is_skip:
-            out(f"Trust policy is configured to skip signature verification for {display}")
-            return
-        transparency = transparency_verifier(statement, tlog_online, tlog)
-        checker = revocation_checker()
-        anchors = PolicyTrustAnchors(
-            statement,
-            trust_store(),
-            revocation=checker,
-            plugin_directory=plugin_directory(config_dir()),
-            plugin_config=verify_plugin_config,
-        )
-        try:
-            result = verify_artifact(
-                target.store,
-                subject,
-                anchors,
-                display=display,
-                user_metadata=metadata,
-                max_signatures=max_signatures,
-                transparency=transparency,
-                deadline=deadline,
-            )
-        finally:
-            checker.close()
-            if transparency is not None:
-                transparency.close()
+        if oci_layout:
+            layout = LayoutReference.parse(reference)
+            artifact = verifier.resolve(layout.reference, oci_layout=layout.path, scope=scope)
+        else:
+            artifact = verifier.resolve(reference)
+        _announce_resolved(artifact.tag, str(artifact.subject.digest), "verify")
+        result = verifier.verify_artifact(artifact, user_metadata=metadata)
+    if result.skipped or result.verified is None:
+        out(f"Trust policy is configured to skip signature verification for {result.reference}")
+        return
     if verbose or debug:
         out(f"Verified signature manifest {result.verified.source}")
-    _print_verified(display, result.verified)
+    _print_verified(result.reference, result.verified)
 
 
 def _inspected(target: Target, subject: Descriptor, max_signatures: int) -> list[InspectedSignature]:

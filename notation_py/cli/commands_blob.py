@@ -18,65 +18,27 @@ from notation_py.cli.context import (
     parse_expiry,
     parse_pairs,
     resolve_signer,
-    revocation_checker,
     signature_media_type,
     timeout_setting,
-    trust_store,
     warn,
 )
 from notation_py.cli.policy_io import import_policy, init_statement, show_policy
 from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
-from notation_py.cli.signing import sign_blob_with, timestamper
+from notation_py.cli.signing import timestamper
 from notation_py.cli.transparency import (
     log_target,
     record_blob,
     summarize_proof,
-    transparency_verifier,
 )
-from notation_py.config.dirs import plugin_directory
 from notation_py.deadline import deadline_scope
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
 from notation_py.errors import NotationError, UsageError
 from notation_py.fsutil import atomic_write
 from notation_py.policy.document import BlobTrustPolicy
 from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions
-from notation_py.trust import PolicyTrustAnchors
-from notation_py.verify import blob_matcher, verify_signature
+from notation_py.verifier import Verifier, VerifierConfig, read_signature_file, signature_file_media_type
 
-#: Largest signature file read (notation's envelope limit).
-_MAX_SIGNATURE_FILE = 32 * 1024 * 1024
 _EXTENSIONS = {MEDIA_TYPE_JWS: "jws", MEDIA_TYPE_COSE: "cose"}
-
-
-def _signature_media_type(path: Path) -> str:
-    """Envelope media type from ``<name>.<jws|cose>.sig``, with notation's messages."""
-    name = path.name
-    if not name.lower().endswith(".sig"):  # notation-go: strings.ToLower(filepath.Ext(name))
-        raise UsageError(f"invalid signature filename {name}. The file extension must be .sig")
-    parts = name.split(".")
-    if len(parts) < 3:
-        raise UsageError(
-            f"invalid signature filename {name}. A valid signature file name must contain signature format "
-            "and .sig file extension"
-        )
-    fmt = parts[-2].lower()
-    if fmt == "jws":
-        return MEDIA_TYPE_JWS
-    if fmt == "cose":
-        return MEDIA_TYPE_COSE
-    raise UsageError(
-        f'signature format "{parts[-2]}" not supported. Supported signature envelope formats are "jws" and "cose"'
-    )
-
-
-def _read_signature(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > _MAX_SIGNATURE_FILE:
-            raise UsageError(f"signature file {path} is {size} bytes, larger than the 32 MiB limit")
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read signature file {path}: {exc.strerror}") from None
 
 
 @blob_app.command("sign")
@@ -139,7 +101,7 @@ def blob_sign(
         # The clock starts once the key is ready: a passphrase or PIN prompt may take its time.
         deadline = limit.start(f"signing {blob}")
         with deadline_scope(deadline):
-            envelope = sign_blob_with(blob, signer, options, blob_media_type=media_type)
+            envelope = signer.sign_blob(blob, options, blob_media_type=media_type)
     atomic_write(destination, envelope)
     out(f"Successfully signed {blob}")
     out(f"Signature file written to {destination}")
@@ -173,43 +135,28 @@ def blob_verify(
     limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
     verify_plugin_config = parse_pairs(plugin_config, "--plugin-config")
-    envelope_type = _signature_media_type(signature)
+    signature_file_media_type(signature)  # notation checks the file name first
     if not blob.is_file():
         raise UsageError(f"blob {blob} does not exist or is not a regular file")
-    envelope = _read_signature(signature)
-    statement = load_blob_policy().statement_for(policy_name)
-    if statement.is_skip:
+    if tlog is not None and not tlog.startswith(("https://", "http://")):
+        raise UsageError(f'--tlog must be an http(s) URL, got "{tlog}"')
+    load_blob_policy()  # notation's message when there is none
+    settings = VerifierConfig(
+        timeout=limit.seconds, tlog_online=tlog_online, tlog_url=tlog, plugin_config=verify_plugin_config
+    )
+    with (
+        Verifier.from_config(config_dir().root, config=settings) as verifier,
+        deadline_scope(limit.start(f"verification of {signature}")),
+    ):
+        result = verifier.verify_blob(
+            blob, signature, policy_name=policy_name, user_metadata=metadata, media_type=media_type
+        )
+    if result.skipped or result.verified is None:
         out(f"Trust policy is configured to skip signature verification for {blob}")
         return
-    transparency = transparency_verifier(statement, tlog_online, tlog)
-    checker = revocation_checker()
-    deadline = limit.start(f"verification of {signature}")
-    try:
-        anchors = PolicyTrustAnchors(
-            statement,
-            trust_store(),
-            revocation=checker,
-            plugin_directory=plugin_directory(config_dir()),
-            plugin_config=verify_plugin_config,
-        )
-        outcome = verify_signature(
-            envelope,
-            envelope_type,
-            anchors,
-            blob_matcher(blob, media_type),
-            user_metadata=metadata,
-            source=str(signature),
-            transparency=(
-                transparency.blob_check(signature, envelope, envelope_type) if transparency is not None else None
-            ),
-            deadline=deadline,
-        )
-    finally:
-        checker.close()
-        if transparency is not None:
-            transparency.close()
-    for result in outcome.warnings:
-        warn(f'{result.check.value} was set to "log" and failed with error: {result.error}')
+    outcome = result.verified
+    for warning in outcome.warnings:
+        warn(f'{warning.check.value} was set to "log" and failed with error: {warning.error}')
     out(f"Successfully verified signature {signature}")
     if outcome.transparency is not None:
         logged = outcome.transparency
@@ -229,8 +176,8 @@ def blob_inspect(
     enable_debug(debug)
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
-    envelope_type = _signature_media_type(signature)
-    envelope = _read_signature(signature)
+    envelope_type = signature_file_media_type(signature)
+    envelope = read_signature_file(signature)
     try:
         content = parse_envelope(envelope_type, envelope)
     except NotationError as exc:

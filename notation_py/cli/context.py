@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from notation_py.config.dirs import ConfigDir, cache_dir
-from notation_py.config.files import NotationConfig, SigningKeys
+from notation_py.config.files import NotationConfig
 from notation_py.deadline import DEFAULT_TIMEOUT, Deadline, valid_timeout
 from notation_py.envelope import format_from_name
-from notation_py.envelope.model import PrimitiveSigner
 from notation_py.errors import ConfigError, UnsupportedEnvelopeError, UsageError
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.reference import LayoutReference, RegistryReference
@@ -23,7 +22,7 @@ from notation_py.oci.store import ArtifactStore
 
 if TYPE_CHECKING:
     from notation_py.oci.registry import RegistryClient
-    from notation_py.plugins import PluginSigner
+    from notation_py.sign import Signer
 from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
 from notation_py.policy.truststore import X509TrustStore
 from notation_py.revocation import FileCRLCache, RevocationChecker
@@ -168,32 +167,18 @@ def resolve_signer(
     *,
     passphrase_file: Path | None = None,
     plugin_config: Mapping[str, str] | None = None,
-) -> PrimitiveSigner | PluginSigner:
-    """The signer for ``--key`` (or the default key), or for ``--plugin``/``--id``.
+) -> Signer:
+    """The signer for ``--key`` (or the default key), or for ``--plugin``/``--id`` (see :meth:`Signer.from_config`)."""
+    from notation_py.sign import Signer
 
-    Local keys may be passphrase-encrypted (the passphrase comes from ``passphrase_file``, the
-    entry's ``passphraseFile``, ``NOTATION_KEY_PASSPHRASE`` or a terminal prompt); entries with a
-    ``pkcs11`` member sign with a key in a PKCS#11 token; plugin keys (``pluginName`` entries, or
-    ``--plugin``/``--id``) sign through notation's plugin protocol with ``plugin_config`` merged over
-    the entry's ``pluginConfig``. Everything is checked (passphrase, PIN, certificate chain, plugin
-    metadata) before anything is signed or written.
-    """
-    from notation_py.keys.resolve import signer_for_key
-    from notation_py.plugins import PluginSigner, plugin_directory
-    from notation_py.plugins import signer_for_key as plugin_signer_for_key
-
-    cfg = config_dir()
-    if plugin or key_id:
-        if not (plugin and key_id):
-            raise UsageError("--id and --plugin must be used together")
-        if key_name:
-            raise UsageError("--key is mutually exclusive with --id and --plugin")
-        return PluginSigner.open(plugin, key_id, plugin_config, directory=plugin_directory(cfg))
-    keys = SigningKeys.load(cfg.signing_keys)
-    suite = keys.get(key_name)
-    if suite.is_plugin:
-        return plugin_signer_for_key(suite, plugin_config, directory=plugin_directory(cfg))
-    return signer_for_key(suite, cfg.root, passphrase_file=passphrase_file)
+    return Signer.from_config(
+        config_dir().root,
+        key=key_name,
+        plugin=plugin,
+        key_id=key_id,
+        passphrase_file=passphrase_file,
+        plugin_config=plugin_config,
+    )
 
 
 def load_oci_policy() -> OCITrustPolicy:

@@ -5,9 +5,8 @@ Plugins are executables ``notation-<name>`` under ``{NOTATION_CONFIG}/plugins/<n
 (plugin-extensibility.md) over stdin/stdout, so plugins written for ``notation`` work unchanged.
 
 * Discovery: :func:`plugin_directory`, :func:`load_plugin`, :func:`list_plugins`.
-* Signing: :class:`PluginSigner` (a :class:`~notation_py.envelope.model.PrimitiveSigner` for
-  ``SIGNATURE_GENERATOR.RAW``; :meth:`PluginSigner.generate_envelope` for
-  ``SIGNATURE_GENERATOR.ENVELOPE``), :func:`sign_artifact_with_plugin`, :func:`sign_blob_with_plugin`,
+* Signing: :class:`PluginSigner`, a :class:`~notation_py.sign.Signer` whether the plugin returns raw
+  signatures (``SIGNATURE_GENERATOR.RAW``) or whole envelopes (``SIGNATURE_GENERATOR.ENVELOPE``), and
   :func:`signer_for_key` for ``signingkeys.json`` entries.
 * Verification: :func:`prepare_verification_plugin` and :class:`VerificationPluginCheck`.
 
@@ -33,7 +32,6 @@ from notation_py.plugins.manager import (
 from notation_py.plugins.process import DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT
 from notation_py.plugins.protocol import CONTRACT_VERSION, Capability, Command, PluginMetadata, PluginRequestError
 from notation_py.plugins.signer import GeneratedEnvelope, PluginSigner, merge_plugin_config
-from notation_py.plugins.signing import sign_artifact_with_plugin, sign_blob_with_plugin
 from notation_py.plugins.verification import PluginVerdict, VerificationPluginCheck, prepare_verification_plugin
 
 __all__ = [
@@ -56,8 +54,6 @@ __all__ = [
     "merge_plugin_config",
     "plugin_directory",
     "prepare_verification_plugin",
-    "sign_artifact_with_plugin",
-    "sign_blob_with_plugin",
     "signer_for_key",
 ]
 

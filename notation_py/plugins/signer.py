@@ -36,6 +36,7 @@ from notation_py.errors import (
     PayloadError,
     PluginError,
     SignatureIntegrityError,
+    SigningError,
     TimestampError,
     UnsupportedEnvelopeError,
     UsageError,
@@ -52,6 +53,7 @@ from notation_py.plugins.protocol import (
     decode_certificate_chain,
     require_str,
 )
+from notation_py.sign import KeySigner, SignedEnvelope, Signer, SignOptions
 from notation_py.x509.chain import validate_code_signing_chain
 from notation_py.x509.names import go_quote
 
@@ -97,8 +99,14 @@ class GeneratedEnvelope:
         return self.content.signed.time
 
 
-class PluginSigner:
+class PluginSigner(Signer):
     """A signing key held by a plugin (``signingkeys.json`` ``pluginName``/``id`` or ``--plugin``/``--id``).
+
+    A :class:`~notation_py.sign.Signer` whichever signing capability the plugin has:
+    ``SIGNATURE_GENERATOR.RAW`` plugins return raw signatures (this object is then also the
+    primitive signer, and the signing agent becomes ``notation-py/<version> <plugin>/<version>`` as
+    notation does it); ``SIGNATURE_GENERATOR.ENVELOPE`` plugins build the whole envelope, which is
+    verified before it is used.
 
     Every plugin command gets the same ``pluginConfig`` (the key's, merged with the command line's by
     the caller, see :func:`merge_plugin_config`). Metadata and the key spec are fetched on first use
@@ -279,6 +287,24 @@ class PluginSigner:
         return signature
 
     # --- SIGNATURE_GENERATOR.ENVELOPE -----------------------------------------------------------------
+
+    def sign_target(
+        self, target: TargetArtifact, options: SignOptions, *, now: datetime | None = None
+    ) -> SignedEnvelope:
+        """See :meth:`notation_py.sign.Signer.sign_target`: raw signatures or a plugin-built envelope."""
+        if not self.generates_envelope:
+            raw = KeySigner(self, signing_agent=self.signing_agent(options.signing_agent))
+            return raw.sign_target(target, options, now=now)
+        if options.timestamper is not None:
+            raise SigningError(
+                f'plugin "{self.plugin.name}" generates the whole signature envelope, so notation-py cannot add an '
+                "RFC 3161 timestamp to it; timestamping is the plugin's business (drop --timestamp-url)"
+            )
+        if options.expiry is not None and options.expiry < timedelta(seconds=1):
+            raise UsageError("expiry duration must be at least 1 second")
+        generated = self.generate_envelope(target, options.envelope_media_type, expiry=options.expiry)
+        created = generated.signing_time or now or datetime.now(UTC)
+        return SignedEnvelope(generated.envelope, tuple(generated.certificate_chain), created, generated.annotations)
 
     def generate_envelope(
         self,

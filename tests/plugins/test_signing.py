@@ -18,10 +18,10 @@ from notation_py.errors import PluginError, SigningError, UsageError
 from notation_py.keys.generate import Issued
 from notation_py.oci.layout import OCILayout
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
-from notation_py.plugins import PluginSigner, sign_artifact_with_plugin, sign_blob_with_plugin, signer_for_key
+from notation_py.plugins import PluginSigner, signer_for_key
 from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
 from notation_py.policy.truststore import StoreType, X509TrustStore
-from notation_py.sign import SignOptions
+from notation_py.sign import KeySigner, SignOptions, sign_artifact, sign_blob
 from notation_py.trust import PolicyTrustAnchors
 from notation_py.verify import blob_matcher, verify_artifact, verify_signature
 from tests.plugins.fake_plugin import ENVELOPE, RAW, InstalledPlugin, install_plugin
@@ -118,7 +118,7 @@ def test_generate_signature_artifact_verifies(plugin_dir: Path, pki: PKI, tmp_pa
     plugin = _install(plugin_dir, pki, RAW, version="2.1.0")
     layout = _image(tmp_path / "img")
     signer = _signer(plugin_dir, {"region": "eu"})
-    signed = sign_artifact_with_plugin(layout, "v1", signer, SignOptions(media_type, user_metadata={"build": "7"}))
+    signed = sign_artifact(layout, "v1", signer, SignOptions(media_type, user_metadata={"build": "7"}))
     subject = layout.resolve("v1")
     result = verify_artifact(layout, subject, _oci_anchors(tmp_path, pki), display="img", user_metadata={"build": "7"})
     assert result.verified.verified
@@ -139,7 +139,7 @@ def test_generate_signature_blob_verifies(plugin_dir: Path, pki: PKI, tmp_path: 
     _install(plugin_dir, pki, RAW)
     blob = tmp_path / "release.tar.gz"
     blob.write_bytes(b"release bytes" * 100)
-    envelope = sign_blob_with_plugin(blob, _signer(plugin_dir), SignOptions(MEDIA_TYPE_COSE))
+    envelope = sign_blob(blob, _signer(plugin_dir), SignOptions(MEDIA_TYPE_COSE))
     outcome = verify_signature(envelope, MEDIA_TYPE_COSE, _blob_anchors(tmp_path, pki), blob_matcher(blob))
     assert outcome.verified
 
@@ -152,7 +152,7 @@ def test_signing_key_entry_merges_plugin_config(plugin_dir: Path, pki: PKI, tmp_
     signer = signer_for_key(key, {"b": "override"}, directory=plugin_dir, timeout=FAST)
     blob = tmp_path / "blob"
     blob.write_bytes(b"x")
-    sign_blob_with_plugin(blob, signer, SignOptions(MEDIA_TYPE_JWS))
+    sign_blob(blob, signer, SignOptions(MEDIA_TYPE_JWS))
     assert plugin.requests("generate-signature")[0]["pluginConfig"] == {"a": "1", "b": "override"}
     with pytest.raises(PluginError, match='"local" is not a plugin key'):
         signer_for_key(KeySuite(name="local", key_path="k", cert_path="c"))
@@ -178,7 +178,7 @@ def test_generate_signature_responses_are_checked(
     blob = tmp_path / "blob"
     blob.write_bytes(b"x")
     with pytest.raises(PluginError, match=message):
-        sign_blob_with_plugin(blob, _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS))
+        sign_blob(blob, _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS))
 
 
 def test_plugin_config_selects_a_fault(plugin_dir: Path, pki: PKI, tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_plugin_config_selects_a_fault(plugin_dir: Path, pki: PKI, tmp_path: Pat
     blob = tmp_path / "blob"
     blob.write_bytes(b"x")
     with pytest.raises(PluginError, match="does not verify with the signing certificate"):
-        sign_blob_with_plugin(blob, _signer(plugin_dir, {"mode": "tamper"}), SignOptions(MEDIA_TYPE_JWS))
+        sign_blob(blob, _signer(plugin_dir, {"mode": "tamper"}), SignOptions(MEDIA_TYPE_JWS))
 
 
 def test_chain_is_known_only_after_signing(plugin_dir: Path, pki: PKI) -> None:
@@ -199,17 +199,16 @@ def test_chain_is_known_only_after_signing(plugin_dir: Path, pki: PKI) -> None:
 def test_plugin_without_signing_capability(plugin_dir: Path, pki: PKI, tmp_path: Path) -> None:
     _install(plugin_dir, pki, ["SIGNATURE_VERIFIER.TRUSTED_IDENTITY"])
     with pytest.raises(PluginError, match="does not have signing capabilities"):
-        sign_artifact_with_plugin(_image(tmp_path / "img"), "v1", _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS))
+        sign_artifact(_image(tmp_path / "img"), "v1", _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS))
 
 
 def test_envelope_plugin_cannot_be_a_primitive_signer(plugin_dir: Path, pki: PKI, tmp_path: Path) -> None:
-    from notation_py.sign import sign_blob
 
     plugin = _install(plugin_dir, pki, ENVELOPE)
     blob = tmp_path / "blob"
     blob.write_bytes(b"x")
     with pytest.raises(PluginError, match=r"does not have the SIGNATURE_GENERATOR\.RAW capability"):
-        sign_blob(blob, _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS))
+        KeySigner(_signer(plugin_dir)).sign_blob(blob, SignOptions(MEDIA_TYPE_JWS))  # used as a raw signer
     assert plugin.requests("generate-signature") == []
 
 
@@ -219,7 +218,7 @@ def test_hanging_signer_times_out(plugin_dir: Path, pki: PKI, tmp_path: Path) ->
     blob = tmp_path / "blob"
     blob.write_bytes(b"x")
     with pytest.raises(PluginError, match="did not finish within 1 seconds"):
-        sign_blob_with_plugin(blob, signer, SignOptions(MEDIA_TYPE_JWS))
+        sign_blob(blob, signer, SignOptions(MEDIA_TYPE_JWS))
 
 
 # --- SIGNATURE_GENERATOR.ENVELOPE -------------------------------------------------------------------
@@ -230,7 +229,7 @@ def test_generate_envelope_artifact_verifies(plugin_dir: Path, pki: PKI, tmp_pat
     plugin = _install(plugin_dir, pki, ENVELOPE)
     layout = _image(tmp_path / "img")
     options = SignOptions(media_type, expiry=timedelta(hours=1), user_metadata={"build": "7"})
-    signed = sign_artifact_with_plugin(layout, "v1", _signer(plugin_dir), options)
+    signed = sign_artifact(layout, "v1", _signer(plugin_dir), options)
     subject = layout.resolve("v1")
     result = verify_artifact(layout, subject, _oci_anchors(tmp_path, pki), display="img", user_metadata={"build": "7"})
     assert result.verified.verified
@@ -252,7 +251,7 @@ def test_generate_envelope_blob_verifies(plugin_dir: Path, pki: PKI, tmp_path: P
     plugin = _install(plugin_dir, pki, ENVELOPE, mode="add-annotation")
     blob = tmp_path / "blob.bin"
     blob.write_bytes(b"blob" * 1000)
-    envelope = sign_blob_with_plugin(
+    envelope = sign_blob(
         blob, _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS, user_metadata={"k": "v"}), blob_media_type="text/plain"
     )
     assert verify_signature(envelope, MEDIA_TYPE_JWS, _blob_anchors(tmp_path, pki), blob_matcher(blob, "text/plain"))
@@ -276,9 +275,7 @@ def test_generated_envelopes_are_checked(plugin_dir: Path, pki: PKI, tmp_path: P
     _install(plugin_dir, pki, ENVELOPE, mode=mode, mode_command="generate-envelope")
     layout = _image(tmp_path / "img")
     with pytest.raises(PluginError, match=message):
-        sign_artifact_with_plugin(
-            layout, "v1", _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS, user_metadata={"build": "7"})
-        )
+        sign_artifact(layout, "v1", _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS, user_metadata={"build": "7"}))
     assert list(list_signature_manifests(layout, layout.resolve("v1"), 10)) == []  # nothing was stored
 
 
@@ -289,11 +286,11 @@ def test_envelope_plugin_refuses_notation_timestamping(plugin_dir: Path, pki: PK
         raise AssertionError("not called")
 
     with pytest.raises(SigningError, match="cannot add an RFC 3161 timestamp"):
-        sign_artifact_with_plugin(
+        sign_artifact(
             _image(tmp_path / "img"), "v1", _signer(plugin_dir), SignOptions(MEDIA_TYPE_JWS, timestamper=timestamper)
         )
     with pytest.raises(UsageError, match="reserved prefix"):
-        sign_artifact_with_plugin(
+        sign_artifact(
             _image(tmp_path / "img2"),
             "v1",
             _signer(plugin_dir),
