@@ -137,7 +137,7 @@ TILE_WIDTH: Final = 1 << TILE_HEIGHT
 
 
 async def open(
-    path: str | Path, *, readers: int = 2, create: bool = True, wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES
+    path: str | Path, *, readers: int = 2, create: bool = True, wal_checkpoint_bytes: int | None = None
 ) -> SQLiteStorage:
     """Open the log database at ``path``, creating it when ``create`` is true.
 
@@ -146,8 +146,9 @@ async def open(
         readers: Number of read-only connections serving reads concurrently with writes.
         create: Create the file and schema if missing; when false, a missing, empty or foreign
             file is refused (only ``tlog init`` creates a log).
-        wal_checkpoint_bytes: WAL size that starts a background checkpoint (smaller keeps the WAL
-            small on a small volume, at some cost in throughput).
+        wal_checkpoint_bytes: WAL size that starts a background checkpoint (default
+            :data:`WAL_CHECKPOINT_BYTES`; smaller keeps the WAL small on a small volume, at some cost
+            in throughput).
 
     Raises:
         StorageError: the file cannot be opened, holds no log (``create`` false), or holds a
@@ -193,7 +194,7 @@ class SQLiteStorage(Storage):
         *,
         readers: int = 2,
         create: bool = True,
-        wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES,
+        wal_checkpoint_bytes: int | None = None,
     ) -> SQLiteStorage:
         """Open the database, set WAL and ``synchronous=FULL``, create the schema idempotently (see :func:`open`).
 
@@ -203,6 +204,8 @@ class SQLiteStorage(Storage):
         """
         if readers < 1:
             raise ValueError("at least one reader connection is needed")
+        if wal_checkpoint_bytes is None:
+            wal_checkpoint_bytes = WAL_CHECKPOINT_BYTES
         if wal_checkpoint_bytes < 1:
             raise ValueError("wal_checkpoint_bytes must be positive")
         path = Path(path)
