@@ -22,16 +22,25 @@ from notation_py.cli.context import (
     parse_expiry,
     parse_pairs,
     resolve_signer,
+    set_machine_output,
     signature_media_type,
     timeout_setting,
     warn,
+)
+from notation_py.cli.json_output import (
+    check_output_format,
+    descriptor_json,
+    emit,
+    failure_json,
+    recorded_json,
+    verification_json,
 )
 from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
 from notation_py.cli.signing import timestamper
 from notation_py.cli.transparency import log_target, record_artifact, stored_proofs
 from notation_py.deadline import deadline_scope
 from notation_py.envelope import parse_envelope
-from notation_py.errors import DeadlineExceededError, NotationError, UsageError
+from notation_py.errors import DeadlineExceededError, NotationError, UsageError, VerificationError
 from notation_py.oci.descriptor import Descriptor
 from notation_py.oci.reference import LayoutReference, RegistryReference
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests
@@ -81,6 +90,9 @@ Timeout = Annotated[
         help="Overall deadline of the command's network I/O, in seconds (default: config.json timeout, else 60).",
         metavar="SECONDS",
     ),
+]
+Output = Annotated[
+    str, typer.Option("--output", "-o", help="Output format: text, or json (one document on stdout).", metavar="FORMAT")
 ]
 TlogOnline = Annotated[
     bool,
@@ -155,10 +167,13 @@ def sign_command(
     tlog_token_file: TlogTokenFile = None,
     tlog_optional: TlogOptional = False,
     timeout: Timeout = None,
+    output: Output = "text",
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
     """Sign an artifact and store the signature as a referrer of it (and record it in a transparency log)."""
+    machine = check_output_format(output)
+    set_machine_output(machine)
     enable_debug(debug)
     limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
@@ -185,9 +200,21 @@ def sign_command(
             out(f"Successfully signed {target.display(str(signed.subject.digest))}")
             if verbose or debug:
                 out(f"Signature manifest: {signed.signature_manifest.digest}")
+            recorded = None
             if log is not None:
                 repository = None if oci_layout else target.scope
-                record_artifact(log, target.store, signed, options.envelope_media_type, repository)
+                recorded = record_artifact(log, target.store, signed, options.envelope_media_type, repository)
+            if machine:
+                emit(
+                    "sign",
+                    {
+                        "reference": target.display(str(signed.subject.digest)),
+                        "subject": descriptor_json(signed.subject),
+                        "signatureManifest": descriptor_json(signed.signature_manifest),
+                        "envelopeMediaType": options.envelope_media_type,
+                        "transparency": recorded_json(recorded),
+                    },
+                )
 
 
 def _print_verified(display: str, outcome: SignatureOutcome) -> None:
@@ -228,10 +255,13 @@ def verify_command(
         str | None, typer.Option("--tlog", help="Log URL for --tlog-online (default: the policy's).", metavar="URL")
     ] = None,
     timeout: Timeout = None,
+    output: Output = "text",
     debug: Debug = False,
     verbose: Verbose = False,
 ) -> None:
     """Verify that an artifact carries a signature trusted by the trust policy."""
+    machine = check_output_format(output)
+    set_machine_output(machine)
     enable_debug(debug)
     limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
@@ -267,7 +297,15 @@ def verify_command(
         else:
             artifact = verifier.resolve(reference)
         _announce_resolved(artifact.tag, str(artifact.subject.digest), "verify")
-        result = verifier.verify_artifact(artifact, user_metadata=metadata)
+        try:
+            result = verifier.verify_artifact(artifact, user_metadata=metadata)
+        except VerificationError as exc:
+            if machine:
+                emit("verify", failure_json(artifact.display, exc.message, exc.failures))
+            raise
+    if machine:
+        emit("verify", verification_json(result))
+        return
     if result.skipped or result.verified is None:
         out(f"Trust policy is configured to skip signature verification for {result.reference}")
         return
@@ -337,9 +375,12 @@ def list_command(
     username: Username = None,
     password: Password = None,
     timeout: Timeout = None,
+    output: Output = "text",
     debug: Debug = False,
 ) -> None:
     """List the signature manifests of an artifact."""
+    machine = check_output_format(output)
+    set_machine_output(machine)
     check_max_signatures(max_signatures)
     enable_debug(debug)
     limit = timeout_setting(timeout)
@@ -348,8 +389,13 @@ def list_command(
         open_target(reference, oci_layout, remote=RemoteFlags(insecure_registry, username, password)) as target,
     ):
         subject = resolve_quietly(target, "list", announce=True)
-        digests = [str(m.digest) for m in list_signature_manifests(target.store, subject, max_signatures)]
+        manifests = list(list_signature_manifests(target.store, subject, max_signatures))
+    digests = [str(m.digest) for m in manifests]
     display = target.display(str(subject.digest))
+    if machine:
+        signatures = [{**descriptor_json(m), "artifactType": m.artifact_type} for m in manifests]
+        emit("list", {"reference": display, "subject": descriptor_json(subject), "signatures": signatures})
+        return
     if not digests:
         out(f"{display} has no associated signature")
         return

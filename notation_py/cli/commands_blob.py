@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from notation_py.cli.app import blob_app, blob_policy_app
-from notation_py.cli.commands_artifact import PassphraseFile, Timeout
+from notation_py.cli.commands_artifact import Output, PassphraseFile, Timeout
 from notation_py.cli.context import (
     config_dir,
     enable_debug,
@@ -18,10 +18,12 @@ from notation_py.cli.context import (
     parse_expiry,
     parse_pairs,
     resolve_signer,
+    set_machine_output,
     signature_media_type,
     timeout_setting,
     warn,
 )
+from notation_py.cli.json_output import check_output_format, emit, failure_json, recorded_json, verification_json
 from notation_py.cli.policy_io import import_policy, init_statement, show_policy
 from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
 from notation_py.cli.signing import timestamper
@@ -32,7 +34,7 @@ from notation_py.cli.transparency import (
 )
 from notation_py.deadline import deadline_scope
 from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
-from notation_py.errors import NotationError, UsageError
+from notation_py.errors import NotationError, UsageError, VerificationError
 from notation_py.fsutil import atomic_write
 from notation_py.policy.document import BlobTrustPolicy
 from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions
@@ -71,12 +73,15 @@ def blob_sign(
         bool, typer.Option("--tlog-optional", help="Keep the signature if the log cannot record it.")
     ] = False,
     timeout: Timeout = None,
+    output: Output = "text",
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Sign a file; writes <name>.<jws|cose>.sig into --signature-directory (default: the current directory).
 
     With a transparency log, the signature is recorded and the proof written to <signature>.tlog-proof.
     """
+    machine = check_output_format(output)
+    set_machine_output(machine)
     enable_debug(debug)
     limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
@@ -105,9 +110,20 @@ def blob_sign(
     atomic_write(destination, envelope)
     out(f"Successfully signed {blob}")
     out(f"Signature file written to {destination}")
+    recorded = None
     if log is not None:
         with deadline_scope(deadline):
-            record_blob(log, destination, envelope, envelope_type)
+            recorded = record_blob(log, destination, envelope, envelope_type)
+    if machine:
+        emit(
+            "blob sign",
+            {
+                "blob": str(blob),
+                "signature": str(destination),
+                "envelopeMediaType": envelope_type,
+                "transparency": recorded_json(recorded),
+            },
+        )
 
 
 @blob_app.command("verify")
@@ -125,12 +141,15 @@ def blob_verify(
         str | None, typer.Option("--tlog", help="Log URL for --tlog-online (default: the policy's).", metavar="URL")
     ] = None,
     timeout: Timeout = None,
+    output: Output = "text",
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Verify a file against its detached signature under the blob trust policy.
 
     A statement with ``transparencyLog`` also needs the proof <signature>.tlog-proof (or, online, the log).
     """
+    machine = check_output_format(output)
+    set_machine_output(machine)
     enable_debug(debug)
     limit = timeout_setting(timeout)
     metadata = parse_pairs(user_metadata, "--user-metadata")
@@ -148,9 +167,17 @@ def blob_verify(
         Verifier.from_config(config_dir().root, config=settings) as verifier,
         deadline_scope(limit.start(f"verification of {signature}")),
     ):
-        result = verifier.verify_blob(
-            blob, signature, policy_name=policy_name, user_metadata=metadata, media_type=media_type
-        )
+        try:
+            result = verifier.verify_blob(
+                blob, signature, policy_name=policy_name, user_metadata=metadata, media_type=media_type
+            )
+        except VerificationError as exc:
+            if machine:
+                emit("blob verify", failure_json(str(signature), exc.message, exc.failures or [exc.message]))
+            raise
+    if machine:
+        emit("blob verify", verification_json(result))
+        return
     if result.skipped or result.verified is None:
         out(f"Trust policy is configured to skip signature verification for {blob}")
         return

@@ -33,9 +33,19 @@ TRUST_POLICY_MISSING = (
 )
 
 
+_machine_output = False
+
+
+def set_machine_output(on: bool) -> None:
+    """``-o json``: the command prints one JSON document, so its human-readable lines are not printed."""
+    global _machine_output  # noqa: PLW0603 - one CLI invocation per process
+    _machine_output = on
+
+
 def out(text: str = "") -> None:
-    """Print to standard output."""
-    print(text)
+    """Print to standard output (nothing while a command writes JSON)."""
+    if not _machine_output:
+        print(text)
 
 
 def warn(text: str) -> None:

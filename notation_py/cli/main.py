@@ -39,8 +39,11 @@ def run(argv: list[str] | None = None) -> int:
     turned into one ``Error: ...`` line here, never a traceback (set ``NOTATION_PY_DEBUG=1``
     to see one).
     """
+    from notation_py.cli.context import set_machine_output
+
+    set_machine_output(False)  # each run starts in text mode (tests run several in one process)
     try:
-        app(args=argv, prog_name="notation-py")
+        app(args=_boolean_flag_values(sys.argv[1:] if argv is None else argv), prog_name="notation-py")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException as exc:
@@ -51,6 +54,26 @@ def run(argv: list[str] | None = None) -> int:
             print(f"  {line}", file=sys.stderr)
         return exit_code_for(exc)
     return 0
+
+
+#: Boolean flags notation also accepts as ``--flag=true|false`` (Go's flag syntax).
+_GO_BOOLEAN_FLAGS = ("--force-referrers-tag",)
+
+
+def _boolean_flag_values(argv: list[str]) -> list[str]:
+    """Rewrite ``--force-referrers-tag=true|false`` to the flag or nothing, as notation accepts both forms."""
+    rewritten: list[str] = []
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if sep and name in _GO_BOOLEAN_FLAGS:
+            lowered = value.lower()
+            if lowered in ("true", "1", "t"):
+                rewritten.append(name)
+                continue
+            if lowered in ("false", "0", "f"):
+                continue
+        rewritten.append(arg)
+    return rewritten
 
 
 def main() -> None:

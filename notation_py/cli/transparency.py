@@ -120,8 +120,11 @@ def _failed(target: LogTarget, exc: TransparencyError | DeadlineExceededError, s
 
 def record_artifact(
     target: LogTarget, store: ArtifactStore, signed: SignedArtifact, envelope_media_type: str, repository: str | None
-) -> None:
-    """Log a pushed OCI signature and store its proof; failure messages say the signature is already stored."""
+) -> Recorded | None:
+    """Log a pushed OCI signature and store its proof; failure messages say the signature is already stored.
+
+    Returns what was recorded, or None when the log failed and ``--tlog-optional`` kept the signature.
+    """
     from notation_py.transparency import record_artifact_signature
 
     stored = f"The signature was stored as {signed.signature_manifest.digest}"
@@ -130,12 +133,13 @@ def record_artifact(
             recorded = record_artifact_signature(client, store, signed, envelope_media_type, repository)
     except (TransparencyError, DeadlineExceededError) as exc:
         _failed(target, exc, stored)
-        return
+        return None
     _report(recorded)
+    return recorded
 
 
-def record_blob(target: LogTarget, signature_path: Path, envelope: bytes, envelope_media_type: str) -> None:
-    """Log a written blob signature and write ``<signature>.tlog-proof`` beside it."""
+def record_blob(target: LogTarget, signature_path: Path, envelope: bytes, envelope_media_type: str) -> Recorded | None:
+    """Log a written blob signature and write ``<signature>.tlog-proof`` beside it (see :func:`record_artifact`)."""
     from notation_py.transparency import record_blob_signature
 
     stored = f"The signature was written to {signature_path}"
@@ -144,8 +148,9 @@ def record_blob(target: LogTarget, signature_path: Path, envelope: bytes, envelo
             recorded = record_blob_signature(client, signature_path, envelope, envelope_media_type)
     except (TransparencyError, DeadlineExceededError) as exc:
         _failed(target, exc, stored)
-        return
+        return None
     _report(recorded)
+    return recorded
 
 
 def summarize_proof(location: str, data: bytes) -> StoredProof:
