@@ -279,8 +279,8 @@ def _cold_verify(
             if transparency is not None:
                 transparency.close()
     elapsed = time.perf_counter() - start
-    if (policy is not None) != (result.verified.transparency is not None):
-        raise SystemExit(f"{variant.name}: unexpected transparency outcome {result.verified.transparency}")
+    if (policy is not None) != (result.inclusion is not None):
+        raise SystemExit(f"{variant.name}: unexpected transparency outcome {result.inclusion}")
     return elapsed
 
 

@@ -90,7 +90,7 @@ def test_signed_artifact_verifies_under_a_policy(tmp_path: Path) -> None:
     anchors = PolicyTrustAnchors(policy.statement_for("local/img"), store, revocation=None)
     subject = layout.resolve("v1")
     result = verify_artifact(layout, subject, anchors, display="img")
-    assert result.verified.verified
+    assert result.verified is not None and result.verified.verified
     assert result.rejected == ()
 
 

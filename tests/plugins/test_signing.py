@@ -121,7 +121,7 @@ def test_generate_signature_artifact_verifies(plugin_dir: Path, pki: PKI, tmp_pa
     signed = sign_artifact(layout, "v1", signer, SignOptions(media_type, user_metadata={"build": "7"}))
     subject = layout.resolve("v1")
     result = verify_artifact(layout, subject, _oci_anchors(tmp_path, pki), display="img", user_metadata={"build": "7"})
-    assert result.verified.verified
+    assert result.verified is not None and result.verified.verified
     content = verify_envelope(media_type, signed.envelope)
     assert content.unsigned.signing_agent == f"{SIGNING_AGENT} {NAME}/2.1.0"
     assert content.unsigned.certificate_chain == tuple(c.certificate for c in reversed(pki))
@@ -232,7 +232,7 @@ def test_generate_envelope_artifact_verifies(plugin_dir: Path, pki: PKI, tmp_pat
     signed = sign_artifact(layout, "v1", _signer(plugin_dir), options)
     subject = layout.resolve("v1")
     result = verify_artifact(layout, subject, _oci_anchors(tmp_path, pki), display="img", user_metadata={"build": "7"})
-    assert result.verified.verified
+    assert result.verified is not None and result.verified.verified
     [manifest] = list(list_signature_manifests(layout, subject, 10))
     stored = fetch_signature(layout, manifest, subject)
     assert stored.envelope == signed.envelope
