@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing notation-py"
 .venv/bin/python -m pip install -q --upgrade pip </dev/null
-.venv/bin/python -m pip install -q -e . </dev/null
+.venv/bin/python -m pip install -q -e '.[server]' </dev/null  # the demo serves a tlog log
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/notation-py-demo.XXXXXX")"
 if [ "${KEEP:-0}" = "1" ]; then echo "(keeping $WORK)"; else trap 'rm -rf "$WORK"' EXIT; fi

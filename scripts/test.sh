@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Debian packages when missing, the package with its test extras
-# in .venv), then run ruff, mypy --strict and the whole pytest suite.
+# Install everything the tests need (Debian packages when missing, the package with its test extra and
+# the lint group in .venv, a wheelhouse for the packaging tests), then run ruff, mypy --strict and the
+# whole pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +25,16 @@ if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv"
     "$PYTHON" -m venv .venv
 fi
-echo "==> installing notation-py with test extras"
-.venv/bin/python -m pip install -q --upgrade pip </dev/null
-.venv/bin/python -m pip install -q -e '.[test]' </dev/null
+echo "==> installing notation-py with the test extra and the lint group"
+.venv/bin/python -m pip install -q --upgrade pip </dev/null  # pip >= 25.1 for --group (PEP 735)
+.venv/bin/python -m pip install -q -e '.[test]' --group lint </dev/null
+
+# tests/packaging installs the wheel into fresh environments without the network: a wheelhouse of the
+# build backend and of the base dependencies (with theirs) for this Python. The project's own wheel is
+# left out: the tests build it from the working tree.
+echo "==> filling .wheelhouse"
+.venv/bin/python -m pip wheel -q -w .wheelhouse . 'setuptools>=77' </dev/null
+rm -f .wheelhouse/notation_py-*.whl
 
 # The independent C2SP verifier (aics-tlog) used by tests/tlog/test_independent_verifier.py declares
 # Python >= 3.12: find one (PATH, then pyenv's versions) and give it its own environment. Without
@@ -60,4 +68,4 @@ echo "==> ruff format --check"
 echo "==> mypy --strict"
 .venv/bin/mypy --strict
 echo "==> pytest"
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+.venv/bin/pytest -q -p no:cacheprovider -n auto --dist loadgroup "$@"  # serial: pass -n 0

@@ -28,15 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pkcs11
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from pkcs11 import MGF, Attribute, CertificateType, KeyType, Mechanism, ObjectClass, TokenFlag
-from pkcs11 import exceptions as p11e
-from pkcs11.types import SignMixin
-from pkcs11.util.ec import encode_ec_public_key
 
 from notation_py.envelope.algorithms import Algorithm, PublicKey, verify_with_key
 from notation_py.errors import (
@@ -48,6 +43,17 @@ from notation_py.errors import (
 )
 from notation_py.keys.passphrase import ENV_PKCS11_PIN, PromptFn, obtain_secret, read_secret_file
 from notation_py.keys.pkcs11_uri import Pkcs11Uri, pin_source_path
+
+try:  # python-pkcs11 is the optional extra notation-py[pkcs11]
+    import pkcs11
+    from pkcs11 import MGF, Attribute, CertificateType, KeyType, Mechanism, ObjectClass, TokenFlag
+    from pkcs11 import exceptions as p11e
+    from pkcs11.types import SignMixin
+    from pkcs11.util.ec import encode_ec_public_key
+except ModuleNotFoundError as exc:
+    if exc.name != "pkcs11":
+        raise
+    raise SigningKeyError("PKCS#11 keys need python-pkcs11: pip install 'notation-py[pkcs11]'") from None
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Pkcs11Lib  # noqa: N812
