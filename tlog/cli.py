@@ -6,6 +6,7 @@
     tlog init --dir DIR --adopt                 (record the published checkpoint of an existing database)
     tlog serve --dir DIR --listen 127.0.0.1:8080 [--token-file FILE] [--prefix /PATH]
                [--checkpoint-interval 0] [--verify-workers N] [--check]   (tokens also from $TLOG_TOKENS)
+               [--log-level info] [--log-format text|json]
     tlog check --dir DIR
     tlog backup --dir DIR DEST
     tlog restore --dir DIR BACKUP
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -44,9 +44,11 @@ if TYPE_CHECKING:
     import uvicorn
 
     from tlog.note import Signer, Verifier
-    from tlog.tiles import TileId
 
 __all__ = ["main", "run"]
+
+#: Modules of the ``server`` extra (the log's storage and HTTP stack).
+_SERVER_MODULES = frozenset({"aiosqlite", "starlette", "uvicorn", "uvloop", "httptools", "prometheus_client"})
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -126,6 +128,13 @@ def _parser() -> _Parser:
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="log lines on stderr: text (LEVEL: logger: message) or json (one object per line); "
+        "both carry the request id of the request being handled",
+    )
+    serve.add_argument(
         "--wal-checkpoint-size",
         type=int,
         default=None,
@@ -144,6 +153,9 @@ def _parser() -> _Parser:
     prove.add_argument("--vkey", required=True, help="the log's verifier key (or a file holding it)")
     prove.add_argument("--out", type=Path, help="write the proof here instead of standard output")
     prove.add_argument("--entry-out", type=Path, help="also write the entry bytes to this file")
+    prove.add_argument(
+        "--output", "-o", choices=["text", "json"], default="text", help="json: the proof and entry in one document"
+    )
 
     verify = commands.add_parser("verify-proof", help="verify an offline inclusion proof for an entry")
     verify.add_argument("--vkey", required=True, help="the log's verifier key (or a file holding it)")
@@ -157,6 +169,17 @@ def _parser() -> _Parser:
     audit.add_argument(
         "--skip-entries", action="store_true", help="do not check that each entry is a canonical tlog entry"
     )
+    audit.add_argument(
+        "--state",
+        type=Path,
+        help="file remembering the last checkpoint audited per log, to prove consistency from it "
+        "(default $TLOG_AUDIT_STATE, else $XDG_STATE_HOME/tlog/audit.json)",
+    )
+    audit.add_argument("--no-state", action="store_true", help="neither read nor update the state file")
+    audit.add_argument(
+        "--full", action="store_true", help="download every entry again, not only those added since the last audit"
+    )
+    audit.add_argument("--output", "-o", choices=["text", "json"], default="text", help="output format")
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -207,6 +230,16 @@ def main(argv: list[str]) -> int:
     except TlogError as exc:
         print(f"tlog: error: {exc.message}", file=sys.stderr)
         return EXIT_FAILURE
+    except ModuleNotFoundError as exc:
+        # init, check, backup, restore and recover work on the log's database: the server extra.
+        if exc.name not in _SERVER_MODULES:
+            raise
+        print(
+            f"tlog: error: 'tlog {args.command}' needs the server extra: pip install 'notation-py[server]' "
+            f"({exc.name} is not installed)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 
@@ -298,11 +331,13 @@ def _parse_listen(listen: str) -> tuple[str, int]:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
+        import aiosqlite  # noqa: F401
+        import prometheus_client  # noqa: F401
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise _UsageError(f"'tlog serve' needs starlette and uvicorn: pip install starlette uvicorn ({exc})") from None
-    from tlog.server import check_prefix, is_loopback
+        raise _UsageError(f"'tlog serve' needs the server extra: pip install 'notation-py[server]' ({exc})") from None
+    from tlog.server import check_prefix, configure_logging, is_loopback
 
     host, port = _parse_listen(args.listen)
     interval: float = args.checkpoint_interval
@@ -339,7 +374,7 @@ def _serve(args: argparse.Namespace) -> int:
                 "(read-only log)",
                 file=sys.stderr,
             )
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     # Held until the process exits: a second 'serve' (or restore, recover) on this log fails at once.
     with WriterLock(config.database), asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(
@@ -387,7 +422,7 @@ async def _serve_async(
     import uvicorn
 
     from tlog.log import Log
-    from tlog.server import create_app
+    from tlog.server import DEFAULT_STALE_AFTER, create_app
     from tlog.storage import sqlite as sqlite_storage
     from tlog.verifier import InlineVerifier, ProcessVerifier, SubmissionVerifier
 
@@ -425,13 +460,22 @@ async def _serve_async(
         verifier: SubmissionVerifier = InlineVerifier() if workers == 0 else ProcessVerifier(workers)
         try:
             await verifier.start()
-            app = create_app(log, tokens=tokens, allow_anonymous_writes=anonymous, verifier=verifier, prefix=prefix)
+            app = create_app(
+                log,
+                tokens=tokens,
+                allow_anonymous_writes=anonymous,
+                verifier=verifier,
+                prefix=prefix,
+                # A submission legitimately waits up to the checkpoint interval before its batch closes.
+                stale_after=DEFAULT_STALE_AFTER + interval,
+            )
             server = _Server(
                 uvicorn.Config(
                     app,
                     host=host,
                     port=port,
                     log_level=log_level,
+                    log_config=None,  # keep configure_logging's handler: uvicorn's lines in the same format
                     lifespan="off",
                     server_header=False,
                     proxy_headers=False,  # no proxy is trusted unless configured (none is, today)
@@ -686,7 +730,21 @@ def _prove(args: argparse.Namespace) -> int:
     if args.out is not None:
         _write_file(args.out, proof)
         print(f"tlog: proof of entry {index} at size {checkpoint.size} written to {args.out}", file=sys.stderr)
-    else:
+    if args.output == "json":
+        import base64
+        import json
+
+        doc = {
+            "schemaVersion": 1,
+            "kind": "tlog prove",
+            "origin": checkpoint.origin,
+            "index": index,
+            "treeSize": checkpoint.size,
+            "proof": proof.decode("utf-8"),
+            "entry": base64.b64encode(entry).decode(),
+        }
+        print(json.dumps(doc, indent=2))
+    elif args.out is None:
         sys.stdout.write(proof.decode("utf-8"))
     return EXIT_OK
 
@@ -710,72 +768,59 @@ def _verify_proof(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from tlog import merkle
-    from tlog.entry import Entry
-    from tlog.errors import FormatError, InconsistentError, InvalidEntryError
-    from tlog.tiles import (
-        TILE_WIDTH,
-        TileId,
-        decode_entry_bundle,
-        decode_tile,
-        entry_bundles_for_size,
-        root_from_tiles,
-        tile_root,
-        tiles_for_size,
-    )
+    import json
+
+    from tlog.audit import AuditProgress, AuditState, audit_log, default_state_path
 
     verifier = _load_verifier(args.vkey)
+    machine = args.output == "json"
+    state = None if args.no_state else AuditState(args.state or default_state_path())
+    previous = None if state is None or args.full else state.previous(verifier)
+    show = sys.stderr.isatty() and not machine
+
+    def progress(p: AuditProgress) -> None:
+        if not show:
+            return
+        rate = p.entries / p.elapsed if p.elapsed > 0 else 0.0
+        tiles_rate = p.tiles / p.elapsed if p.elapsed > 0 else 0.0
+        print(
+            f"\rtlog: audit: {p.tiles}/{p.tiles_total} tiles, {p.bundles}/{p.bundles_total} bundles, "
+            f"{p.entries} entries ({rate:,.0f} entries/s, {tiles_rate:,.0f} tiles/s)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
     log = HttpTileReader(args.url)
-    problems: list[str] = []
     try:
-        checkpoint, _ = log.checkpoint(verifier)
-        size = checkpoint.size
-        tiles = tiles_for_size(size)
-        hashes: dict[TileId, list[bytes]] = {}
-        for tile, data in zip(tiles, log.read_tiles(tiles), strict=True):
-            try:
-                hashes[tile] = decode_tile(data, tile.width)
-            except FormatError as exc:
-                problems.append(f"{tile.path}: {exc.message}")
-        bundles = entry_bundles_for_size(size)
-        checked_entries = 0
-        for bundle in bundles:
-            tile = TileId(0, bundle.index, bundle.width)
-            try:
-                entries = decode_entry_bundle(log.get(bundle.path), bundle.width)
-            except FormatError as exc:
-                problems.append(f"{bundle.path}: {exc.message}")
-                continue
-            leaves = [merkle.leaf_hash(e) for e in entries]
-            if hashes.get(tile) != leaves:
-                problems.append(f"{bundle.path}: the entries do not hash to {tile.path}")
-            if not args.skip_entries:
-                for i, entry in enumerate(entries):
-                    try:
-                        Entry.from_bytes(entry)
-                    except InvalidEntryError as exc:
-                        problems.append(f"entry {bundle.index * TILE_WIDTH + i}: {exc.message}")
-            checked_entries += len(entries)
-        for tile in tiles:
-            if tile.level == 0 or tile not in hashes:
-                continue
-            for i, digest in enumerate(hashes[tile]):
-                child = TileId(tile.level - 1, tile.index * TILE_WIDTH + i)
-                if child in hashes and tile_root(hashes[child]) != digest:
-                    problems.append(f"{tile.path}: hash {i} does not match {child.path}")
-        if not problems:
-            root = root_from_tiles(log, size)
-            if root != checkpoint.root_hash:
-                raise InconsistentError(f"the tiles lead to a root that is not the checkpoint's (size {size})")
+        report = audit_log(log, verifier, check_entries=not args.skip_entries, previous=previous, progress=progress)
     finally:
         log.close()
-    for problem in problems[:50]:
+        if show:
+            print(file=sys.stderr)
+    if report.ok and state is not None:
+        state.record(verifier, report.checkpoint_note)
+    if machine:
+        from tlog import __version__
+
+        doc = {"schemaVersion": 1, "kind": "tlog audit", "tlogVersion": __version__, **report.to_json()}
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK if report.ok else EXIT_FAILURE
+    for problem in report.problems[:50]:
         print(f"tlog: audit: {problem}", file=sys.stderr)
-    if problems:
-        print(f"tlog: audit FAILED: {len(problems)} problem(s) in {checkpoint.origin} at size {size}", file=sys.stderr)
+    if not report.ok:
+        print(
+            f"tlog: audit FAILED: {report.problem_count} problem(s) in {report.origin} at size {report.size}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
+    since = (
+        f"; consistent with the checkpoint audited before (size {report.previous.size})"
+        if report.previous is not None
+        else ""
+    )
     print(
-        f"OK: {checkpoint.origin} at size {size}: {len(tiles)} tiles and {len(bundles)} entry bundles "
-        f"({checked_entries} entries) match the signed checkpoint"
+        f"OK: {report.origin} at size {report.size}: {report.tiles} tiles and {report.bundles} entry bundles "
+        f"({report.entries} entries) match the signed checkpoint{since}"
     )
     return EXIT_OK

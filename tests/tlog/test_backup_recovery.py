@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.tlog.live import serve, tlog
 from tests.tlog.test_cli import ORIGIN, init
@@ -21,6 +22,8 @@ from tests.tlog.test_server import submission
 from tlog.checkpoint import open_checkpoint
 from tlog.published import PUBLISHED_FILE
 from tlog.tiles import entry_bundles_for_size
+
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("tlog-serve")]
 
 
 def mirror_files(url: str, root: Path) -> int:

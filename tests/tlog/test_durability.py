@@ -20,6 +20,8 @@ from tlog import merkle
 from tlog.checkpoint import Checkpoint, open_checkpoint
 from tlog.note import Verifier
 
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("tlog-serve")]
+
 THREADS = 16
 ENVELOPES = 640  # pre-signed, so the load is not limited by signing
 LOAD_SECONDS = 20  # at most

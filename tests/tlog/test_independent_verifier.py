@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.tlog.test_cli import ORIGIN, init, serve
 from tests.tlog.test_server import submission
+
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("tlog-serve")]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKER = Path(__file__).with_name("independent") / "check_with_aics.py"

@@ -19,6 +19,8 @@ from tlog.checkpoint import Checkpoint, open_checkpoint
 from tlog.note import Verifier
 from tlog.published import PUBLISHED_FILE
 
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("tlog-serve")]
+
 FAST = ("--verify-workers", "0")
 
 

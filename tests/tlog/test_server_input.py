@@ -18,11 +18,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 import uvicorn
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.tlog.test_server import ORIGIN, SIGNER, assert_json_error, synthetic_entry
 from tlog.errors import StorageError
 from tlog.log import Log
+from tlog.published import PublishedCheckpoint
 from tlog.server import create_app
 from tlog.storage import sqlite as sqlite_storage
 from tlog.storage.base import StoredCheckpoint
@@ -39,10 +40,20 @@ class Harness:
     Requests go through httpx's ASGI transport (no socket) unless :meth:`serve` starts uvicorn.
     """
 
-    def __init__(self, directory: Path, *, prefill: int = 0, prefix: str = "") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        prefill: int = 0,
+        prefix: str = "",
+        published: PublishedCheckpoint | None = None,
+        **app_options: Any,
+    ) -> None:
         self.directory = directory
         self.prefill = prefill
         self.prefix = prefix
+        self.published = published
+        self.app_options = app_options
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="tlog-test-loop", daemon=True)
         self._server: uvicorn.Server | None = None
@@ -73,10 +84,14 @@ class Harness:
     async def _open(self) -> None:
         self.storage = await sqlite_storage.open(self.directory / "log.db")
         self._resources.push_async_callback(self.storage.close)
-        self.log = await Log.open(self.storage, SIGNER, ORIGIN, checkpoint_interval=0.01, create=True)
+        self.log = await Log.open(
+            self.storage, SIGNER, ORIGIN, checkpoint_interval=0.01, published=self.published, create=True
+        )
         self._resources.push_async_callback(self.log.close)
         await asyncio.gather(*(self.log.add(synthetic_entry(i)) for i in range(self.prefill)))
-        self.app = create_app(self.log, tokens=frozenset(), allow_anonymous_writes=True, prefix=self.prefix)
+        self.app: ASGIApp = create_app(
+            self.log, tokens=frozenset(), allow_anonymous_writes=True, prefix=self.prefix, **self.app_options
+        )
 
     async def _close(self) -> None:
         if self._server is not None and self._serving is not None:
@@ -92,16 +107,24 @@ class Harness:
 
         self.run(call())
 
-    def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    def get(
+        self, path: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """``GET path`` through the app."""
-        return self.run(self._get(path, params))
+        return self.request("GET", path, params=params, headers=headers)
 
-    async def _get(self, path: str, params: dict[str, str] | None) -> httpx.Response:
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """``method path`` through the app; ``options`` as for ``httpx.AsyncClient.request``."""
+        return self.run(self.arequest(method, path, **options))
+
+    async def arequest(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """:meth:`request`, on the harness loop."""
+
         async def app(scope: Any, receive: Any, send: Any) -> None:  # httpx's and Starlette's ASGI types differ
             await self.app(scope, receive, send)
 
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tlog.test") as client:
-            return await client.get(path, params=params)
+            return await client.request(method, path, **options)
 
     def serve(self) -> int:
         """Serve the app with uvicorn on a free 127.0.0.1 port (on the harness loop); the port."""
