@@ -167,6 +167,7 @@ def slow_server() -> Iterator[SlowServer]:
     server.close()
 
 
+@pytest.mark.real_server
 def test_a_body_read_ends_when_the_deadline_passes_not_at_the_next_byte(slow_server: SlowServer) -> None:
     """Bytes every 2 s, deadline 3 s: the read blocked from 2 s to 4 s is interrupted at 3 s."""
     started = time.monotonic()

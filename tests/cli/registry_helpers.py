@@ -35,7 +35,7 @@ NOTATION_COMMAND = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m
 
 
 class Server(Protocol):
-    """What both :class:`RunningRegistry` and :class:`RunningFakeRegistry` offer."""
+    """What both :class:`RunningRegistry` and :class:`RunningOCIRegistry` offer."""
 
     @property
     def host(self) -> str:

@@ -74,10 +74,12 @@ def test_registry_reference_needs_a_tag_or_digest(cli: Cli, verb: str) -> None:
 def test_unreachable_registry_is_a_clear_failure(cli: Cli, verb: str) -> None:
     import socket
 
-    with socket.socket() as s:  # a port nothing listens on
+    # A port bound but not listening: connections are refused, and while the socket is held no other
+    # process (another pytest worker's server, say) can take the port and answer instead.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = cli(verb, "--insecure-registry", f"127.0.0.1:{port}/app:v1")
+        result = cli(verb, "--insecure-registry", f"127.0.0.1:{port}/app:v1")
     assert result.code == 1
     assert f"127.0.0.1:{port}" in result.err
 
@@ -223,3 +225,10 @@ def test_interrupt_exits_130(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     result = cli("cert", "list")
     assert result.code == 130
     assert result.out == ""
+
+
+@pytest.mark.parametrize("command", ["list", "inspect"])
+def test_max_signatures_message_is_the_same_everywhere(cli: Cli, layout: Layout, command: str) -> None:
+    result = cli(command, "--oci-layout", "--max-signatures", "0", layout.by_digest)
+    assert result.code == 2
+    assert "--max-signatures must be at least 1" in result.err

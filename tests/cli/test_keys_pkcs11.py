@@ -10,14 +10,10 @@ from cryptography.hazmat.primitives import serialization
 from notation_py.config.files import KeySuite, Pkcs11KeyConfig, SigningKeys
 from tests.cli.conftest import Cli, Layout, oci_statement
 from tests.keys.cli_helpers import secret_file, signature_count, signing_keys, verify
-from tests.keys.softhsm import TOKEN_LABEL, USER_PIN, SoftHsm, softhsm_token, validity_window
+from tests.keys.softhsm import TOKEN_LABEL, USER_PIN, SoftHsm, validity_window
 from tests.pki import ca_chain
 
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    """The session's SoftHSM2 token (shared with tests/keys)."""
-    return softhsm_token(tmp_path_factory)
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("softhsm")]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """``notation-py`` end to end against real registries.
 
 distribution 2.8.2 (``docker-registry``: no auth, htpasswd Basic, token auth; no referrers API, so
-signatures go through the referrers tag schema) and the in-process OCI 1.1 fake registry (referrers
+signatures go through the referrers tag schema) and the in-process OCI 1.1 registry (referrers
 API, lies). The client library itself is tested in ``tests/oci/registry/test_real_servers.py``; these
 tests drive the CLI: flags, credentials from every source, messages and exit codes, and what other
 clients (plain HTTP, skopeo) see afterwards.
@@ -39,15 +39,15 @@ from tests.cli.registry_helpers import (
 )
 from tests.registry.servers import (
     DistributionFactory,
-    FakeRegistryFactory,
-    RunningFakeRegistry,
+    OCIRegistryFactory,
+    RunningOCIRegistry,
     RunningRegistry,
     push_content,
     run_skopeo,
     tiny_image,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_server]
 
 INSECURE = "--insecure-registry"
 TAG_WARNING = "Warning: Always {verb} the artifact using digest(@sha256:...) rather than a tag(:v1)"
@@ -300,12 +300,12 @@ def test_token_auth_login(cli: Cli, registry_token: RunningRegistry) -> None:
 # --------------------------------------------------------------------------- 5: OCI 1.1 referrers API
 
 
-def referrers_calls(fake: RunningFakeRegistry) -> int:
+def referrers_calls(fake: RunningOCIRegistry) -> int:
     return sum(1 for r in fake.requests if "/referrers/" in r.path)
 
 
-def test_referrers_api_registry_needs_no_tag(cli: Cli, fake_registry: FakeRegistryFactory) -> None:
-    fake = fake_registry()
+def test_referrers_api_registry_needs_no_tag(cli: Cli, oci_registry: OCIRegistryFactory) -> None:
+    fake = oci_registry()
     pushed = seed(fake)
     trust(cli, pushed.scope)
     digest = signature_manifest(cli.ok("sign", INSECURE, "-v", pushed.by_tag).out)
@@ -321,8 +321,8 @@ def test_referrers_api_registry_needs_no_tag(cli: Cli, fake_registry: FakeRegist
     assert referrers_calls(fake) >= 2
 
 
-def test_force_referrers_tag_on_referrers_api_registry(cli: Cli, fake_registry: FakeRegistryFactory) -> None:
-    fake = fake_registry()
+def test_force_referrers_tag_on_referrers_api_registry(cli: Cli, oci_registry: OCIRegistryFactory) -> None:
+    fake = oci_registry()
     pushed = seed(fake)
     trust(cli, pushed.scope)
     digest = signature_manifest(cli.ok("sign", INSECURE, "-v", "--force-referrers-tag", pushed.by_digest).out)
@@ -334,8 +334,8 @@ def test_force_referrers_tag_on_referrers_api_registry(cli: Cli, fake_registry: 
     cli.ok("verify", INSECURE, pushed.by_digest)
 
 
-def test_registry_without_referrers_api_uses_tag_schema(cli: Cli, fake_registry: FakeRegistryFactory) -> None:
-    fake = fake_registry(referrers_api=False)
+def test_registry_without_referrers_api_uses_tag_schema(cli: Cli, oci_registry: OCIRegistryFactory) -> None:
+    fake = oci_registry(referrers_api=False)
     pushed = seed(fake)
     trust(cli, pushed.scope)
     digest = signature_manifest(cli.ok("sign", INSECURE, "-v", pushed.by_digest).out)
@@ -370,9 +370,9 @@ def test_concurrent_sign_processes_keep_every_signature(cli: Cli, registry_noaut
 
 
 @pytest.fixture
-def signed_on_fake(cli: Cli, fake_registry: FakeRegistryFactory) -> Iterator[tuple[RunningFakeRegistry, Pushed, str]]:
+def signed_on_fake(cli: Cli, oci_registry: OCIRegistryFactory) -> Iterator[tuple[RunningOCIRegistry, Pushed, str]]:
     """An image signed once on a fake OCI 1.1 registry that the policy trusts; (fake, image, envelope digest)."""
-    fake = fake_registry()
+    fake = oci_registry()
     pushed = seed(fake)
     trust(cli, pushed.scope)
     digest = signature_manifest(cli.ok("sign", INSECURE, "-v", pushed.by_digest).out)
@@ -382,7 +382,7 @@ def signed_on_fake(cli: Cli, fake_registry: FakeRegistryFactory) -> Iterator[tup
 
 
 def test_lying_about_the_envelope_fails_verification(
-    cli: Cli, signed_on_fake: tuple[RunningFakeRegistry, Pushed, str]
+    cli: Cli, signed_on_fake: tuple[RunningOCIRegistry, Pushed, str]
 ) -> None:
     fake, pushed, envelope = signed_on_fake
     lied: list[str] = []
@@ -405,7 +405,7 @@ def test_lying_about_the_envelope_fails_verification(
 
 
 def test_lying_about_everything_fails_verification(
-    cli: Cli, signed_on_fake: tuple[RunningFakeRegistry, Pushed, str]
+    cli: Cli, signed_on_fake: tuple[RunningOCIRegistry, Pushed, str]
 ) -> None:
     fake, pushed, _ = signed_on_fake
     fake.options.lie = True

@@ -166,3 +166,14 @@ def test_sign_timestamp_url_without_root_is_refused(cli: Cli, layout: Layout) ->
 
 def test_version(cli: Cli) -> None:
     assert cli.ok("version").out.startswith("notation-py ")
+
+
+def test_empty_default_means_no_default(cli: Cli, layout: Layout) -> None:
+    path = cli.config / "signingkeys.json"
+    doc = json.loads(path.read_text())
+    doc["default"] = ""
+    path.write_text(json.dumps(doc))
+    result = cli("sign", "--oci-layout", layout.by_digest)
+    assert result.code == 2
+    assert "default signing key not set" in result.err
+    cli.ok("sign", "--oci-layout", "-k", "test", layout.by_digest)

@@ -22,7 +22,7 @@ from notation_py.errors import ConfigError, DeadlineExceededError
 from tests.cli.conftest import Cli, Result
 from tests.cli.registry_helpers import Pushed, seed, trust
 from tests.registry.drip import DrippingRegistry, start_dripping_registry
-from tests.registry.servers import FakeRegistryFactory
+from tests.registry.servers import OCIRegistryFactory
 
 #: Far below the minutes the slow registries would take without a deadline, far above the 1-2 s asked for.
 BOUND = 15.0
@@ -73,6 +73,7 @@ def assert_deadline_error(result: Result, elapsed: float, seconds: str, setting:
 # --------------------------------------------------------------------------- a body sent one byte per second
 
 
+@pytest.mark.real_server
 def test_verify_stops_at_the_deadline_while_the_referrers_body_drips(cli: Cli, dripping: DrippingRegistry) -> None:
     pushed = seeded(cli, dripping)
     result, elapsed = timed(cli, "verify", INSECURE, "--timeout", "2", pushed.by_digest)
@@ -84,6 +85,7 @@ def test_verify_stops_at_the_deadline_while_the_referrers_body_drips(cli: Cli, d
 
 
 @pytest.mark.parametrize("command", ["list", "inspect"])
+@pytest.mark.real_server
 def test_read_only_commands_stop_at_the_deadline(cli: Cli, dripping: DrippingRegistry, command: str) -> None:
     pushed = seeded(cli, dripping)
     result, elapsed = timed(cli, command, INSECURE, "--timeout", "1", pushed.by_digest)
@@ -91,6 +93,7 @@ def test_read_only_commands_stop_at_the_deadline(cli: Cli, dripping: DrippingReg
     assert "reading the referrers of" in result.err
 
 
+@pytest.mark.real_server
 def test_config_json_timeout_applies_without_the_flag(cli: Cli, dripping: DrippingRegistry) -> None:
     pushed = seeded(cli, dripping)
     write_config(cli, {"timeout": 1.5})
@@ -98,6 +101,7 @@ def test_config_json_timeout_applies_without_the_flag(cli: Cli, dripping: Drippi
     assert_deadline_error(result, elapsed, "1.5", f'"timeout" in {cli.config / "config.json"}')
 
 
+@pytest.mark.real_server
 def test_the_flag_wins_over_config_json(cli: Cli, dripping: DrippingRegistry) -> None:
     pushed = seeded(cli, dripping)
     write_config(cli, {"timeout": 3600})
@@ -108,8 +112,9 @@ def test_the_flag_wins_over_config_json(cli: Cli, dripping: DrippingRegistry) ->
 # --------------------------------------------------------------------------- retries
 
 
-def test_retry_after_past_the_deadline_is_not_waited_for(cli: Cli, fake_registry: FakeRegistryFactory) -> None:
-    registry = fake_registry()
+@pytest.mark.real_server
+def test_retry_after_past_the_deadline_is_not_waited_for(cli: Cli, oci_registry: OCIRegistryFactory) -> None:
+    registry = oci_registry()
     pushed = seed(registry)
     trust(cli, pushed.scope)
     registry.options.fail_match = lambda method, path: "/referrers/" in path

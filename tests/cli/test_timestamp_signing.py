@@ -16,6 +16,8 @@ from tests.cli.conftest import SCOPE, Cli, Layout, oci_statement
 from tests.timestamp.tsa import NOW, TSAFixture, make_tsa
 from tests.timestamp.tsa_server import TSAServer
 
+pytestmark = pytest.mark.real_server
+
 
 @pytest.fixture(scope="module")
 def tsa() -> TSAFixture:

@@ -35,9 +35,11 @@ from notation_py.transparency import (
 )
 from tests.cli.conftest import SCOPE, Cli, Layout, blob_statement, make_layout, oci_statement
 from tests.cli.registry_helpers import seed
-from tests.registry.servers import FakeRegistryFactory, RunningRegistry
+from tests.registry.servers import OCIRegistryFactory, RunningRegistry
 from tests.tlog.live import Served, serve, tlog
 from tlog.note import generate_signer
+
+pytestmark = pytest.mark.real_server
 
 ORIGIN = "tlog.test.example"
 TOKEN = "tlog-test-token-0123456789abcdef"
@@ -425,10 +427,10 @@ def test_registry_sign_and_verify_with_the_log(cli: Cli, log: Log, registry_noau
 
 @pytest.mark.slow
 def test_referrers_api_registry_holds_the_proof_as_a_referrer(
-    cli: Cli, log: Log, fake_registry: FakeRegistryFactory
+    cli: Cli, log: Log, oci_registry: OCIRegistryFactory
 ) -> None:
     """OCI 1.1 referrers API: the proof is listed as a referrer of the signature manifest, no tag written."""
-    fake = fake_registry()
+    fake = oci_registry()
     pushed = seed(fake)
     out = sign_logged(cli, log, INSECURE, "-v", pushed.by_digest)
     assert "proof stored as sha256:" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -209,3 +210,22 @@ def test_verify_legacy_policy_file(cli: Cli, layout: Layout) -> None:
     policy.rename(cli.config / "trustpolicy.json")
     cli.ok("sign", "--oci-layout", layout.by_digest)
     assert _verify(cli, layout)[0] == 0
+
+
+def test_debug_turns_on_our_logging_only(cli: Cli, layout: Layout) -> None:
+    ours = logging.getLogger("notation_py")
+    saved_level, saved_handlers = ours.level, list(ours.handlers)
+    try:
+        ours.handlers.clear()
+        ours.setLevel(logging.NOTSET)
+        cli.write_oci_policy(oci_statement())
+        cli.ok("sign", "--oci-layout", layout.by_digest)
+        assert ours.level != logging.DEBUG
+        result = cli.ok("verify", "--oci-layout", "--scope", "local/app", "-d", layout.by_digest)
+        assert "Successfully verified" in result.out
+        assert ours.level == logging.DEBUG
+        # httpx/httpcore would print every request header at DEBUG: they stay quiet.
+        assert logging.getLogger("httpx").getEffectiveLevel() > logging.DEBUG
+    finally:
+        ours.handlers[:] = saved_handlers
+        ours.setLevel(saved_level)

@@ -1,17 +1,10 @@
-"""Fixtures of the key tests: the session's SoftHSM2 token."""
+"""Fixtures of the key tests (the session's SoftHSM2 token, ``softhsm``, is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from notation_py.keys import backup, encrypted
-from tests.keys.softhsm import SoftHsm, softhsm_token
-
-
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    """A SoftHSM2 token with RSA and EC keys generated inside it (see :data:`tests.keys.softhsm.TOKEN_KEYS`)."""
-    return softhsm_token(tmp_path_factory)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """A SoftHSM2 token for the PKCS#11 tests: keys generated inside it, certificates from a test CA.
 
 SoftHSM reads ``SOFTHSM2_CONF`` once, when the module is initialised, and python-pkcs11 keeps the
-module loaded for the whole process: one token directory serves the whole test session.
+module loaded for the whole process: one token directory serves the whole test session of a process
+(the session fixture ``softhsm`` in ``tests/conftest.py``).
 
 TEST FIXTURE SECRETS: the PINs below protect a throw-away token in a temporary directory.
 """
@@ -169,20 +170,12 @@ def _generate(session: pkcs11.Session, label: str, spec: tuple[KeyType, int | st
     params.generate_keypair(label=label, id=key_id, store=True)
 
 
-_STARTED: list[SoftHsm] = []
+def start_softhsm(root: Path, monkeypatch: pytest.MonkeyPatch) -> SoftHsm:
+    """Make a token under ``root`` and generate :data:`TOKEN_KEYS` in it (the ``softhsm`` fixture does this once).
 
-
-def softhsm_token(factory: pytest.TempPathFactory) -> SoftHsm:
-    """The session's token, made on first use (one per process: SoftHSM reads its configuration once).
-
-    ``SOFTHSM2_CONF`` stays set for the rest of the session. Skips when SoftHSM2 is missing (fails on CI).
+    ``SOFTHSM2_CONF`` is set with ``monkeypatch`` (SoftHSM reads it when the module is initialised, and
+    python-pkcs11 keeps the module loaded for the whole process). Fails when SoftHSM2 is missing.
     """
-    if not _STARTED:
-        _STARTED.append(_start(factory.mktemp("softhsm")))
-    return _STARTED[0]
-
-
-def _start(root: Path) -> SoftHsm:
     module = _module()
     util = shutil.which("softhsm2-util")
     if module is None or util is None:
@@ -192,7 +185,7 @@ def _start(root: Path) -> SoftHsm:
     tokens.mkdir()
     conf = root / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
+    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
     lib = pkcs11.lib(module)
     lib.reinitialize()  # SoftHSM reads SOFTHSM2_CONF when initialised
     subprocess.run(

@@ -61,6 +61,7 @@ def test_bundle_without_matching_certificate_or_key() -> None:
         export_backup("k", leaf.key, [], PASSPHRASE)
 
 
+@pytest.mark.real_server
 def test_openssl_reads_the_backup(tmp_path: Path) -> None:
     root, inter, leaf = ca_chain("ec-256")
     path = tmp_path / "b.p12"

@@ -96,6 +96,7 @@ def test_written_0600_and_loaded_by_local_signer(tmp_path: Path) -> None:
     assert calls == [1]
 
 
+@pytest.mark.real_server
 def test_openssl_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / "k.pem"
     write_private_key(path, self_signed("ec-256").key, PASSPHRASE)

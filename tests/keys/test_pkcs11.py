@@ -30,6 +30,8 @@ from tests.envelope.helpers import PAYLOAD
 from tests.keys.softhsm import USER_PIN, SoftHsm
 from tests.pki import ca_chain
 
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("softhsm")]
+
 ALGORITHMS = {
     "rsa-2048": Algorithm.PS256,
     "rsa-3072": Algorithm.PS384,

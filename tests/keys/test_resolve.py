@@ -103,6 +103,8 @@ def test_plugin_keys_are_refused(tmp_path: Path) -> None:
         signer_for_key(KeySuite(name="p", id="1", plugin_name="x"), tmp_path)
 
 
+@pytest.mark.real_server
+@pytest.mark.xdist_group("softhsm")
 def test_pkcs11_entry_builds_a_token_signer(softhsm: SoftHsm, tmp_path: Path) -> None:
     softhsm.write_chain(tmp_path / "chain.pem", softhsm.leaf_chain("ec-256"))
     (tmp_path / "pin").write_text(USER_PIN)

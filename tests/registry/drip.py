@@ -1,9 +1,9 @@
-"""A fake registry that answers chosen requests slowly: their body one byte per interval.
+"""An in-process registry that answers chosen requests slowly: their body one byte per interval.
 
 For the deadline tests (``tests/cli/test_timeout.py``): each socket read then returns quickly, so
 no per-read timeout ever fires, and only an overall deadline ends the request. :class:`Drip` is ASGI
-middleware around :class:`~tests.registry.fake_registry.FakeRegistry`; :func:`start_dripping_registry`
-serves it on a free loopback port like :func:`~tests.registry.servers.start_fake_registry`.
+middleware around :class:`~tests.registry.oci_registry.OCIRegistry`; :func:`start_dripping_registry`
+serves it on a free loopback port like :func:`~tests.registry.servers.start_oci_registry`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tests.registry.fake_registry import FakeRegistry, FakeRegistryOptions
-from tests.registry.servers import RunningFakeRegistry, ServerThread
+from tests.registry.oci_registry import OCIRegistry
+from tests.registry.servers import RunningOCIRegistry, serve_oci_registry
 
 #: Selects the requests to answer slowly: ``(method, path) -> bool``.
 Match = Callable[[str, str], bool]
@@ -82,9 +82,9 @@ class Drip:
 
 @dataclasses.dataclass
 class DrippingRegistry:
-    """A running fake registry behind :class:`Drip`."""
+    """A running in-process registry behind :class:`Drip`."""
 
-    running: RunningFakeRegistry
+    running: RunningOCIRegistry
     drip: Drip
 
     def stop(self) -> None:
@@ -95,10 +95,7 @@ class DrippingRegistry:
 def start_dripping_registry(
     match: Match = referrers_requests, *, interval: float = 1.0, **changes: Any
 ) -> DrippingRegistry:
-    """Serve a new :class:`FakeRegistry` (options ``changes``) whose ``match``-ed answers drip."""
-    registry = FakeRegistry(dataclasses.replace(FakeRegistryOptions(), **changes))
+    """Serve a new :class:`OCIRegistry` (options ``changes``) whose ``match``-ed answers drip."""
+    registry = OCIRegistry(**changes)
     drip = Drip(registry.app, match, interval=interval)
-    server = ServerThread(drip, "dripping-registry")
-    registry.base_url = server.url
-    server.start()
-    return DrippingRegistry(RunningFakeRegistry(registry, server), drip)
+    return DrippingRegistry(serve_oci_registry(registry, drip), drip)

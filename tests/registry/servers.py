@@ -1,4 +1,4 @@
-"""Registry servers for tests: distribution 2.8.2 subprocesses and the in-process fake, as pytest fixtures.
+"""Registry servers for tests: distribution 2.8.2 subprocesses and the in-process OCI registry, as pytest fixtures.
 
 Registered for the whole suite by ``pytest_plugins`` in ``tests/conftest.py``. Fixtures:
 
@@ -8,10 +8,10 @@ Registered for the whole suite by ``pytest_plugins`` in ``tests/conftest.py``. F
   :class:`RunningRegistry`.
 * ``distribution`` -- factory ``distribution(auth="none", **kwargs) -> RunningRegistry`` for other
   settings (e.g. ``token_lifetime=2``); everything it started is stopped at teardown.
-* ``fake_registry`` -- factory ``fake_registry(options=None, **changes) -> RunningFakeRegistry`` serving
-  :class:`~tests.registry.fake_registry.FakeRegistry` (OCI 1.1 referrers API) on a free port.
+* ``oci_registry`` -- factory ``oci_registry(options=None, **changes) -> RunningOCIRegistry`` serving
+  :class:`~tests.registry.oci_registry.OCIRegistry` (OCI 1.1 referrers API) on a free port.
 
-Outside pytest use :func:`start_distribution` and :func:`start_fake_registry` (both return objects that
+Outside pytest use :func:`start_distribution` and :func:`start_oci_registry` (both return objects that
 are context managers). Helpers for tests: :func:`tiny_image` and :func:`artifact` build deterministic
 content, :func:`push_content` pushes it over plain httpx, :meth:`RunningRegistry.client` gives an httpx
 client that authenticates the way the registry wants, :func:`run_skopeo` runs skopeo against a server.
@@ -20,7 +20,6 @@ client that authenticates the way the registry wants, :func:`run_skopeo` runs sk
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import json
 import re
@@ -44,10 +43,10 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from tests.registry.fake_registry import (
+from tests.registry.oci_registry import (
     MEDIA_TYPE_OCI_MANIFEST,
-    FakeRegistry,
-    FakeRegistryOptions,
+    OCIRegistry,
+    OCIRegistryOptions,
     RecordedRequest,
     compute_digest,
 )
@@ -59,6 +58,11 @@ DOCKER_REGISTRY = "/usr/bin/docker-registry"
 SERVICE = "test-registry"
 ISSUER = "test-issuer"
 DEFAULT_USER = "tester"
+
+#: Header (with a random value per registry) that tells our docker-registry from any other server that
+#: took its port first: ``free_port`` only probes, so another process (another pytest worker, say) can
+#: bind the port before the registry does, and would otherwise answer for it.
+INSTANCE_HEADER = "X-Test-Registry-Instance"
 
 #: How long a server may take to answer ``GET /v2/`` before the fixture gives up.
 STARTUP_DEADLINE = 10.0
@@ -90,6 +94,7 @@ class ServerThread:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            interface="asgi3",  # a bound ``async def app(scope, receive, send)`` is not auto-detected as ASGI 3
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
@@ -212,6 +217,8 @@ class RunningRegistry:
     tls_ca: Path | None = None
     #: Seconds from spawning the process to the first answer on ``/v2/``.
     startup_seconds: float = 0.0
+    #: Sent back by this registry (only) in the :data:`INSTANCE_HEADER` of every answer.
+    instance_id: str = field(default_factory=lambda: secrets.token_hex(8))
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -361,8 +368,11 @@ def start_distribution(
             config = _distribution_config(
                 directory, port, auth, htpasswd, realm, bundle, tls_files[1:] if tls_files else None
             )
+            instance_id = secrets.token_hex(8)
+            config["http"]["headers"] = {INSTANCE_HEADER: [instance_id]}
             # YAML is a superset of JSON: no quoting surprises in paths.
             config_path.write_text(json.dumps(config, indent=2))
+            log_path.unlink(missing_ok=True)  # a failed attempt's "address already in use" is not this one's
             registry = RunningRegistry(
                 host=f"127.0.0.1:{port}",
                 auth=auth,
@@ -375,6 +385,7 @@ def start_distribution(
                 token_server=token_server,
                 token_thread=token_thread,
                 tls_ca=tls_files[0] if tls_files else None,
+                instance_id=instance_id,
             )
             try:
                 registry.startup_seconds = _wait_ready(registry, deadline)
@@ -469,10 +480,14 @@ def _wait_ready(registry: RunningRegistry, deadline: float) -> float:
                     f"docker-registry exited with {registry.process.returncode} during start-up; log:\n{log}"
                 )
             try:
-                status = client.get(f"{registry.url}/v2/").status_code
+                response: httpx.Response | None = client.get(f"{registry.url}/v2/")
             except httpx.TransportError:
-                status = None
-            if status is not None:
+                response = None
+            if response is not None and response.headers.get(INSTANCE_HEADER) != registry.instance_id:
+                _terminate(registry.process)  # someone else answers on the port our registry wanted
+                raise _PortTakenError
+            if response is not None:
+                status = response.status_code
                 if status != expected:
                     raise RuntimeError(f"GET /v2/ answered {status}, expected {expected}; log:\n{registry.log()}")
                 return time.monotonic() - started
@@ -481,14 +496,14 @@ def _wait_ready(registry: RunningRegistry, deadline: float) -> float:
             time.sleep(0.01)
 
 
-# --------------------------------------------------------------------------- the fake registry
+# --------------------------------------------------------------------------- the in-process OCI registry
 
 
 @dataclass
-class RunningFakeRegistry:
-    """A :class:`FakeRegistry` served on ``127.0.0.1``."""
+class RunningOCIRegistry:
+    """An :class:`OCIRegistry` served on ``127.0.0.1``."""
 
-    registry: FakeRegistry
+    registry: OCIRegistry
     server: ServerThread
 
     @property
@@ -502,19 +517,30 @@ class RunningFakeRegistry:
         return self.server.url
 
     @property
-    def options(self) -> FakeRegistryOptions:
+    def options(self) -> OCIRegistryOptions:
         """The live options (changes apply to the next request)."""
         return self.registry.options
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """The requests received so far (oldest first)."""
+        """The registry requests received so far (oldest first)."""
         return self.registry.requests
 
+    @property
+    def credentials(self) -> tuple[str, str]:
+        """The first of :attr:`OCIRegistryOptions.users` (what :meth:`client` authenticates with)."""
+        return next(iter(self.options.users.items()))
+
     def client(self, *, authenticated: bool = True, **kwargs: Any) -> httpx.Client:
-        """An httpx client on :attr:`url` (with the Basic credentials when the fake requires them)."""
-        creds = self.options.basic_auth
-        auth = httpx.BasicAuth(*creds) if creds and authenticated else None
+        """An httpx client on :attr:`url` that authenticates as the registry's ``auth`` option requires.
+
+        ``authenticated=False`` sends no credentials (Basic) or asks for anonymous tokens (Bearer).
+        """
+        auth: httpx.Auth | None = None
+        if self.options.auth == "basic" and authenticated:
+            auth = httpx.BasicAuth(*self.credentials)
+        elif self.options.auth == "bearer":
+            auth = BearerChallengeAuth(*self.credentials) if authenticated else BearerChallengeAuth(None, None)
         return _http_client(self.url, auth, **kwargs)
 
     def stop(self) -> None:
@@ -532,14 +558,17 @@ class RunningFakeRegistry:
         self.stop()
 
 
-def start_fake_registry(options: FakeRegistryOptions | None = None, **changes: Any) -> RunningFakeRegistry:
-    """Serve a new :class:`FakeRegistry` (``options`` with ``changes`` applied) on a free port."""
-    opts = dataclasses.replace(options or FakeRegistryOptions(), **changes)
-    registry = FakeRegistry(opts)
-    server = ServerThread(registry.app, "fake-registry")
+def start_oci_registry(options: OCIRegistryOptions | None = None, **changes: Any) -> RunningOCIRegistry:
+    """Serve a new :class:`OCIRegistry` (``options`` with ``changes`` applied) on a free port."""
+    return serve_oci_registry(OCIRegistry(options, **changes))
+
+
+def serve_oci_registry(registry: OCIRegistry, app: ASGIApp | None = None) -> RunningOCIRegistry:
+    """Serve ``registry`` (or ``app``, middleware around its :attr:`~OCIRegistry.app`) on a free port."""
+    server = ServerThread(app or registry.app, "oci-registry")
     registry.base_url = server.url
     server.start()
-    return RunningFakeRegistry(registry, server)
+    return RunningOCIRegistry(registry, server)
 
 
 # --------------------------------------------------------------------------- content for tests
@@ -697,6 +726,28 @@ def push_content(
     return response
 
 
+def error_codes(response: httpx.Response) -> list[str]:
+    """The distribution-spec error codes of a response, asserting the body ``{"errors": [{"code", "message", "detail"}]}``."""
+    body = response.json()
+    assert set(body) == {"errors"}
+    for entry in body["errors"]:
+        assert {"code", "message", "detail"} <= set(entry)
+    return [entry["code"] for entry in body["errors"]]
+
+
+def assert_served_exactly(client: httpx.Client, repository: str, content: ManifestContent, reference: str) -> None:
+    """GET and HEAD of a manifest by ``reference`` return its exact bytes, digest and media type."""
+    got = client.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": content.media_type})
+    assert got.status_code == 200
+    assert got.content == content.manifest
+    assert got.headers["docker-content-digest"] == content.digest
+    assert got.headers["content-type"] == content.media_type
+    head = client.head(f"/v2/{repository}/manifests/{reference}", headers={"Accept": content.media_type})
+    assert head.status_code == 200
+    assert head.headers["docker-content-digest"] == content.digest
+    assert int(head.headers["content-length"]) == len(content.manifest)
+
+
 # --------------------------------------------------------------------------- skopeo
 
 
@@ -723,11 +774,11 @@ class DistributionFactory(Protocol):
         ...
 
 
-class FakeRegistryFactory(Protocol):
-    """``fake_registry(options=None, **changes)``: serve a :class:`FakeRegistry` (see ``FakeRegistryOptions``)."""
+class OCIRegistryFactory(Protocol):
+    """``oci_registry(options=None, **changes)``: serve an :class:`OCIRegistry` (see ``OCIRegistryOptions``)."""
 
-    def __call__(self, options: FakeRegistryOptions | None = None, /, **changes: Any) -> RunningFakeRegistry:
-        """Start one more fake registry; it is stopped at teardown."""
+    def __call__(self, options: OCIRegistryOptions | None = None, /, **changes: Any) -> RunningOCIRegistry:
+        """Start one more in-process registry; it is stopped at teardown."""
         ...
 
 
@@ -765,12 +816,12 @@ def registry_token(distribution: DistributionFactory) -> RunningRegistry:
 
 
 @pytest.fixture
-def fake_registry() -> Iterator[FakeRegistryFactory]:
+def oci_registry() -> Iterator[OCIRegistryFactory]:
     """Factory serving in-process OCI 1.1 registries; all stopped at teardown."""
-    started: list[RunningFakeRegistry] = []
+    started: list[RunningOCIRegistry] = []
 
-    def factory(options: FakeRegistryOptions | None = None, /, **changes: Any) -> RunningFakeRegistry:
-        running = start_fake_registry(options, **changes)
+    def factory(options: OCIRegistryOptions | None = None, /, **changes: Any) -> RunningOCIRegistry:
+        running = start_oci_registry(options, **changes)
         started.append(running)
         return running
 

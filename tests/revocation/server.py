@@ -6,7 +6,8 @@ import base64
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -92,9 +93,13 @@ class RevocationServer:
         self._thread.join(timeout=5)
 
 
-def closed_port_url() -> str:
-    """A loopback URL on which nothing listens (connections are refused at once)."""
+@contextmanager
+def closed_port_url() -> Iterator[str]:
+    """A loopback URL on which nothing listens (connections are refused at once), for the ``with`` block.
+
+    The port stays bound, never listening, until the block ends: no other process (another pytest
+    worker's server, say) can take it meanwhile and answer instead.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

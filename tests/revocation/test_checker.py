@@ -38,6 +38,8 @@ from tests.revocation.pki import (
 )
 from tests.revocation.server import Request, RevocationServer, closed_port_url
 
+pytestmark = pytest.mark.real_server
+
 GOOD = ocsp.OCSPCertStatus.GOOD
 REVOKED = ocsp.OCSPCertStatus.REVOKED
 UNKNOWN = ocsp.OCSPCertStatus.UNKNOWN
@@ -175,10 +177,10 @@ def test_ocsp_unsuccessful_and_mismatched_responses(server: RevocationServer, ch
 
 
 def test_ocsp_first_responder_down_second_answers(server: RevocationServer, checker: RevocationChecker) -> None:
-    down = closed_port_url()
-    pki = make_pki(server.base_url, leaf_crl=False, leaf_ocsp_urls=[f"{down}/ocsp", f"{server.base_url}/ocsp/int"])
-    server.serve("/ocsp/int", make_ocsp_response(pki.leaf.cert, pki.intermediate, GOOD))
-    result = checker.check_chain(pki.chain)
+    with closed_port_url() as down:
+        pki = make_pki(server.base_url, leaf_crl=False, leaf_ocsp_urls=[f"{down}/ocsp", f"{server.base_url}/ocsp/int"])
+        server.serve("/ocsp/int", make_ocsp_response(pki.leaf.cert, pki.intermediate, GOOD))
+        result = checker.check_chain(pki.chain)
     assert result.result is Result.OK
     assert [r.server for r in result.cert_results[0].server_results] == [f"{server.base_url}/ocsp/int"]
 
@@ -244,17 +246,18 @@ def test_ocsp_unknown_falls_back_to_crl_that_revokes(server: RevocationServer, c
 
 
 def test_ocsp_server_down_falls_back_to_crl(server: RevocationServer, checker: RevocationChecker) -> None:
-    pki = make_pki(server.base_url, leaf_ocsp_urls=[f"{closed_port_url()}/ocsp"])
-    server.serve("/crl/int.crl", make_crl(pki.intermediate))
-    result = checker.check_chain(pki.chain)
+    with closed_port_url() as down:
+        pki = make_pki(server.base_url, leaf_ocsp_urls=[f"{down}/ocsp"])
+        server.serve("/crl/int.crl", make_crl(pki.intermediate))
+        result = checker.check_chain(pki.chain)
     assert result.result is Result.OK
     assert result.cert_results[0].method is RevocationMethod.OCSP_FALLBACK_CRL
 
 
 def test_both_down_is_unknown(checker: RevocationChecker) -> None:
-    down = closed_port_url()
-    pki = make_pki(down)
-    result = checker.check_chain(pki.chain)
+    with closed_port_url() as down:
+        pki = make_pki(down)
+        result = checker.check_chain(pki.chain)
     assert result.result is Result.UNKNOWN
     assert result.message == f'signing certificate with subject "{LEAF_SUBJECT}" revocation status is unknown'
     leaf = result.cert_results[0]

@@ -15,6 +15,8 @@ from notation_py.revocation import HttpxTransport, Result, RevocationChecker
 from tests.revocation.pki import make_crl, make_ocsp_response, make_pki
 from tests.revocation.server import Request, RevocationServer
 
+pytestmark = pytest.mark.real_server
+
 #: How long the slow responder takes: longer than the deadlines below, shorter than the lookups' own timeouts.
 SLOW = 3.0
 

@@ -112,6 +112,7 @@ def tsa() -> TSAFixture:
     return make_tsa(intermediate=True, leaf_not_before=NOW - dt.timedelta(days=30))
 
 
+@pytest.mark.real_server
 def test_openssl_countersignature_verified(tsa: TSAFixture, tmp_path: Path) -> None:
     """A current signing certificate and an OpenSSL token over the signature: verified."""
     cert = signing_cert(NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1))

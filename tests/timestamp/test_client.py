@@ -31,6 +31,8 @@ from notation_py.verify import blob_matcher, verify_signature
 from tests.timestamp.tsa import NOW, TSAFixture, make_tsa
 from tests.timestamp.tsa_server import TSAServer
 
+pytestmark = pytest.mark.real_server
+
 SIGNATURE = b"\x02a primitive signature\xfe" * 4
 BLOB = b"timestamped blob\n"
 
@@ -128,11 +130,11 @@ def test_slow_tsa_times_out(tsa: TSAFixture, server: TSAServer) -> None:
 
 
 def test_unreachable_tsa(tsa: TSAFixture) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
+    with socket.socket() as sock:  # bound, never listening: refused, and no other process can take the port
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(TimestampError, match=f"cannot reach the timestamp authority http://127.0.0.1:{port}/"):
-        HTTPTimestamper(f"http://127.0.0.1:{port}/", [tsa.root], timeout=2)(SIGNATURE, Algorithm.ES256)
+        with pytest.raises(TimestampError, match=f"cannot reach the timestamp authority http://127.0.0.1:{port}/"):
+            HTTPTimestamper(f"http://127.0.0.1:{port}/", [tsa.root], timeout=2)(SIGNATURE, Algorithm.ES256)
 
 
 def test_revocation_hook_sees_the_verified_chain(tsa: TSAFixture, server: TSAServer) -> None:

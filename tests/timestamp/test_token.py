@@ -163,6 +163,7 @@ def test_garbage_is_a_parse_error(data: bytes, expected: str) -> None:
 @pytest.mark.parametrize("key", ["rsa", "ec"])
 @pytest.mark.parametrize("ess", ["sha256", None], ids=["ess-v2", "ess-v1"])
 @pytest.mark.parametrize("intermediate", [False, True], ids=["root-issued", "with-intermediate"])
+@pytest.mark.real_server
 def test_openssl_token_verifies(tmp_path: Path, key: str, ess: str | None, intermediate: bool) -> None:
     """OpenSSL TSA tokens (RSA/ECDSA, ESS v1/v2, with and without an intermediate CA) verify."""
     tsa = make_tsa(key=key, intermediate=intermediate)
@@ -178,6 +179,7 @@ def test_openssl_token_verifies(tmp_path: Path, key: str, ess: str | None, inter
 
 
 @pytest.mark.parametrize("digest", ["sha384", "sha512"])
+@pytest.mark.real_server
 def test_openssl_token_other_imprint_hashes(tmp_path: Path, digest: str) -> None:
     """SHA-384/512 imprints are accepted; the imprint algorithm is the token's."""
     tsa = make_tsa()
@@ -187,6 +189,7 @@ def test_openssl_token_other_imprint_hashes(tmp_path: Path, digest: str) -> None
         token.verify(b"other", None, [tsa.root])
 
 
+@pytest.mark.real_server
 def test_openssl_token_untrusted_and_unembedded(tmp_path: Path) -> None:
     """Another TSA's root does not anchor it; without embedded certificates the signer is missing."""
     tsa, other = make_tsa(), make_tsa(name="Other TSA")
@@ -199,6 +202,7 @@ def test_openssl_token_untrusted_and_unembedded(tmp_path: Path) -> None:
         bare.verify(b"m", None, [tsa.root])
 
 
+@pytest.mark.real_server
 def test_openssl_token_missing_intermediate(tmp_path: Path) -> None:
     """Only the TSA certificate embedded: no path to the root."""
     tsa = make_tsa(intermediate=True)
@@ -211,6 +215,7 @@ def test_openssl_token_missing_intermediate(tmp_path: Path) -> None:
         token.verify(b"m", None, [tsa.intermediates[0]])
 
 
+@pytest.mark.real_server
 def test_openssl_token_without_accuracy(tmp_path: Path) -> None:
     """No accuracy and a non-baseline policy: the range is the instant ``genTime``."""
     tsa = make_tsa()
@@ -219,6 +224,7 @@ def test_openssl_token_without_accuracy(tmp_path: Path) -> None:
     assert info.lower == info.upper == info.gen_time
 
 
+@pytest.mark.real_server
 def test_openssl_token_baseline_policy_without_accuracy(tmp_path: Path) -> None:
     """RFC 3628 baseline policy without accuracy: one second, as notation-go."""
     tsa = make_tsa()

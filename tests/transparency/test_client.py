@@ -24,6 +24,8 @@ from tlog.note import Ed25519Verifier
 from tlog.proof import TlogProof, verify_proof
 
 
+@pytest.mark.real_server
+@pytest.mark.xdist_group("transparency-live-log")
 def test_submit_then_read_everything_back(live_log: LiveLog) -> None:
     signature = logged_signature("client-submit")
     leaf = signature.leaf(REPOSITORY)
@@ -52,6 +54,8 @@ def test_submit_then_read_everything_back(live_log: LiveLog) -> None:
         assert (info["origin"], info["verifierKey"]) == (key.name, live_log.vkey)
 
 
+@pytest.mark.real_server
+@pytest.mark.xdist_group("transparency-live-log")
 def test_search_follows_pages(live_log: LiveLog, monkeypatch: pytest.MonkeyPatch) -> None:
     first = logged_signature("client-pages")
     signatures = [first, second_envelope(first), second_envelope(first)]
@@ -65,6 +69,8 @@ def test_search_follows_pages(live_log: LiveLog, monkeypatch: pytest.MonkeyPatch
             client.search_digest(first.subject_digest, max_results=2)
 
 
+@pytest.mark.real_server
+@pytest.mark.xdist_group("transparency-live-log")
 def test_the_logs_refusals_carry_its_reason(live_log: LiveLog) -> None:
     signature = logged_signature("client-refused")
     with live_log.client(token=None) as anonymous:
@@ -87,18 +93,19 @@ def test_the_logs_refusals_carry_its_reason(live_log: LiveLog) -> None:
 
 
 def test_log_down() -> None:
-    with socket.socket() as sock:
+    with socket.socket() as sock:  # bound, never listening: refused, and no other process can take the port
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with LogClient(f"http://127.0.0.1:{port}/") as client:
-        assert client.url == f"http://127.0.0.1:{port}"
-        with pytest.raises(TransparencyError) as info:
-            client.checkpoint()
-        assert info.value.message.startswith(
-            f"transparency log http://127.0.0.1:{port}: fetching the latest checkpoint failed: cannot connect ("
-        )
+        with LogClient(f"http://127.0.0.1:{port}/") as client:
+            assert client.url == f"http://127.0.0.1:{port}"
+            with pytest.raises(TransparencyError) as info:
+                client.checkpoint()
+            assert info.value.message.startswith(
+                f"transparency log http://127.0.0.1:{port}: fetching the latest checkpoint failed: cannot connect ("
+            )
 
 
+@pytest.mark.real_server
 def test_log_that_never_answers() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ from notation_py.transparency import LogClient, TransparencyVerifier
 from tests.transparency.helpers import policy
 
 
+@pytest.mark.real_server
 def test_a_log_that_never_answers_stops_at_the_deadline_not_at_the_read_timeout() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

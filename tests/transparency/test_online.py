@@ -22,6 +22,8 @@ from tests.transparency.conftest import LiveLog, copy_log, init_log, live_policy
 from tests.transparency.helpers import LOG_SIGNER, REPOSITORY, logged_signature, second_envelope
 from tlog.proof import TlogProof
 
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("transparency-live-log")]
+
 OTHER_REPOSITORY = "registry.example.com/team/mirror"
 
 

@@ -19,8 +19,8 @@ from notation_py.oci.registry import (
     parse_challenges,
 )
 from notation_py.oci.registry.auth import Challenge
-from tests.oci.registry.mock_registry import HOST, REALM, SERVICE, MockRegistry, Token
 from tests.oci.registry.test_repository import REPO, image, push_referrer
+from tests.registry.oci_registry import HOST, SERVICE, TOKEN_REALM, OCIRegistry, Token
 
 ALICE = StaticCredentials({HOST: Credential("alice", "secret")})
 
@@ -73,53 +73,53 @@ def test_merge_scopes() -> None:
 
 
 def test_basic_is_sent_preemptively_after_the_first_challenge() -> None:
-    mock = MockRegistry(auth="basic")
-    subject = image(mock)
-    client, _ = mock.client(ALICE)
+    registry = OCIRegistry(referrers_api=False, auth="basic")
+    subject = image(registry)
+    client, _ = registry.registry_client(ALICE)
     repo = client.repository(RegistryReference(HOST, REPO))
     assert repo.resolve("v1") == subject
     push_referrer(repo, subject, ARTIFACT_TYPE_NOTARY, "sig")
-    first, retried, *rest = mock.requests
+    first, retried, *rest = registry.requests
     assert "authorization" not in first.headers
     assert retried.headers["authorization"] == basic("alice", "secret")
     assert rest and all(r.headers.get("authorization") == basic("alice", "secret") for r in rest)
     # One challenge in total: no request body was sent twice.
-    assert len([r for r in mock.requests if "authorization" not in r.headers]) == 1
+    assert len([r for r in registry.requests if "authorization" not in r.headers]) == 1
 
 
 def test_basic_bad_credentials_surface_the_registry_error() -> None:
-    mock = MockRegistry(auth="basic")
-    image(mock)
-    client, _ = mock.client(StaticCredentials({HOST: Credential("alice", "wrong")}))
+    registry = OCIRegistry(referrers_api=False, auth="basic")
+    image(registry)
+    client, _ = registry.registry_client(StaticCredentials({HOST: Credential("alice", "wrong")}))
     with pytest.raises(AuthenticationError) as info:
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert "registry registry.test answered 401 UNAUTHORIZED: authentication required" in info.value.message
     assert info.value.status == 401
     assert "wrong" not in info.value.message
-    assert len(mock.requests) == 2  # challenge, one retry: no loop
+    assert len(registry.requests) == 2  # challenge, one retry: no loop
 
 
 def test_no_credentials_gives_401_error() -> None:
-    mock = MockRegistry(auth="basic")
-    image(mock)
-    client, _ = mock.client(None)
+    registry = OCIRegistry(referrers_api=False, auth="basic")
+    image(registry)
+    client, _ = registry.registry_client(None)
     with pytest.raises(AuthenticationError, match="answered 401 UNAUTHORIZED"):
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
-    assert len(mock.requests) == 1
+    assert len(registry.requests) == 1
 
 
 def test_ping_validates_credentials() -> None:
-    mock = MockRegistry(auth="basic")
-    client, _ = mock.client(ALICE)
+    registry = OCIRegistry(referrers_api=False, auth="basic")
+    client, _ = registry.registry_client(ALICE)
     client.ping(HOST)
-    bad, _ = mock.client(StaticCredentials({HOST: Credential("alice", "nope")}))
+    bad, _ = registry.registry_client(StaticCredentials({HOST: Credential("alice", "nope")}))
     with pytest.raises(AuthenticationError, match="401"):
         bad.ping(HOST)
-    bearer = MockRegistry(auth="bearer")
-    client, _ = bearer.client(ALICE)
+    bearer = OCIRegistry(referrers_api=False, auth="bearer")
+    client, _ = bearer.registry_client(ALICE)
     client.ping(HOST)
     assert bearer.token_requests[0].url.params.get_list("scope") == []
-    bad, _ = bearer.client(StaticCredentials({HOST: Credential("alice", "nope")}))
+    bad, _ = bearer.registry_client(StaticCredentials({HOST: Credential("alice", "nope")}))
     with pytest.raises(AuthenticationError, match=r"token service https://auth\.test/token answered 401: incorrect"):
         bad.ping(HOST)
 
@@ -128,65 +128,65 @@ def test_ping_validates_credentials() -> None:
 
 
 def test_bearer_scope_upgrade_and_token_cache() -> None:
-    mock = MockRegistry(auth="bearer")
-    subject = image(mock)
-    client, _ = mock.client(ALICE)
+    registry = OCIRegistry(referrers_api=False, auth="bearer")
+    subject = image(registry)
+    client, _ = registry.registry_client(ALICE)
     repo = client.repository(RegistryReference(HOST, REPO))
     repo.resolve("v1")
     repo.fetch_manifest(subject)
-    assert len(mock.token_requests) == 1
-    pull = mock.token_requests[0]
+    assert len(registry.token_requests) == 1
+    pull = registry.token_requests[0]
     assert pull.url.params["service"] == SERVICE
     assert pull.url.params.get_list("scope") == [f"repository:{REPO}:pull"]
     assert pull.headers["authorization"] == basic("alice", "secret")
     push_referrer(repo, subject, ARTIFACT_TYPE_NOTARY, "sig")
-    scopes = [r.url.params.get_list("scope") for r in mock.token_requests]
+    scopes = [r.url.params.get_list("scope") for r in registry.token_requests]
     assert [f"repository:{REPO}:pull,push"] in scopes
-    token_count = len(mock.token_requests)
+    token_count = len(registry.token_requests)
     # The pull,push token covers later reads and writes of the same repository, in any Repository object.
     again = client.repository(RegistryReference(HOST, REPO))
     again.resolve("v1")
     again.push_blob(MEDIA_TYPE_EMPTY_JSON, EMPTY_JSON)
-    assert len(mock.token_requests) == token_count
+    assert len(registry.token_requests) == token_count
     assert token_count <= 3  # pull; pull,push; delete (superseded index clean-up)
     assert client.auth.token_requests == token_count
     # Only one request ever went out without a token: the first challenge.
-    assert len([r for r in mock.requests if "authorization" not in r.headers]) == 1
+    assert len([r for r in registry.requests if "authorization" not in r.headers]) == 1
 
 
 def test_insufficient_scope_fetches_a_wider_token_and_retries_once() -> None:
-    mock = MockRegistry(auth="bearer")
-    image(mock)
-    client, _ = mock.client(ALICE)
+    registry = OCIRegistry(referrers_api=False, auth="bearer")
+    image(registry)
+    client, _ = registry.registry_client(ALICE)
     repo = client.repository(RegistryReference(HOST, REPO))
     repo.resolve("v1")  # caches a pull token for this host's realm
     # A write whose scopes the client under-declares: the registry names the missing scope.
     url = f"http://{HOST}/v2/{REPO}/blobs/uploads/"
     reply = client.request("POST", url, scopes=(f"repository:{REPO}:pull",))
     assert reply.status == 202
-    last_token = mock.token_requests[-1]
+    last_token = registry.token_requests[-1]
     assert last_token.url.params.get_list("scope") == [f"repository:{REPO}:pull,push"]
-    challenged = [r for r in mock.requests if r.url.path.endswith("/uploads/")]
+    challenged = [r for r in registry.requests if r.url.path.endswith("/uploads/")]
     assert len(challenged) == 2
 
 
 def test_bearer_denied_push_is_an_authentication_error() -> None:
-    mock = MockRegistry(auth="bearer", anonymous_pull=True)
-    subject = image(mock)
-    client, _ = mock.client(None)
+    registry = OCIRegistry(referrers_api=False, auth="bearer", anonymous_pull=True)
+    subject = image(registry)
+    client, _ = registry.registry_client(None)
     repo = client.repository(RegistryReference(HOST, REPO))
     assert repo.resolve("v1") == subject  # anonymous pull works
-    assert "authorization" not in mock.token_requests[0].headers
+    assert "authorization" not in registry.token_requests[0].headers
     with pytest.raises(AuthenticationError, match="401 UNAUTHORIZED"):
         repo.push_blob(MEDIA_TYPE_EMPTY_JSON, EMPTY_JSON)
 
 
 def test_identity_token_uses_oauth2_refresh_grant() -> None:
-    mock = MockRegistry(auth="bearer", refresh_tokens={"idtok": "alice"})
-    subject = image(mock)
-    client, _ = mock.client(StaticCredentials({HOST: Credential(refresh_token="idtok")}))
+    registry = OCIRegistry(referrers_api=False, auth="bearer", refresh_tokens={"idtok": "alice"})
+    subject = image(registry)
+    client, _ = registry.registry_client(StaticCredentials({HOST: Credential(refresh_token="idtok")}))
     assert client.repository(RegistryReference(HOST, REPO)).resolve("v1") == subject
-    request = mock.token_requests[0]
+    request = registry.token_requests[0]
     assert request.method == "POST"
     form = dict(httpx.QueryParams(request.content.decode()))
     assert form["grant_type"] == "refresh_token"
@@ -197,28 +197,28 @@ def test_identity_token_uses_oauth2_refresh_grant() -> None:
 
 
 def test_registry_token_is_sent_as_is() -> None:
-    mock = MockRegistry(auth="bearer")
-    image(mock)
-    mock.tokens["static"] = Token((f"repository:{REPO}:pull",), "alice")
-    client, _ = mock.client(StaticCredentials({HOST: Credential(access_token="static")}))
+    registry = OCIRegistry(referrers_api=False, auth="bearer")
+    image(registry)
+    registry.tokens["static"] = Token((f"repository:{REPO}:pull",), "alice")
+    client, _ = registry.registry_client(StaticCredentials({HOST: Credential(access_token="static")}))
     client.repository(RegistryReference(HOST, REPO)).resolve("v1")
-    assert mock.token_requests == []
-    assert mock.requests[-1].headers["authorization"] == "Bearer static"
+    assert registry.token_requests == []
+    assert registry.requests[-1].headers["authorization"] == "Bearer static"
 
 
 def test_expired_token_is_fetched_again() -> None:
-    mock = MockRegistry(auth="bearer")
-    image(mock)
-    client, _ = mock.client(ALICE)
+    registry = OCIRegistry(referrers_api=False, auth="bearer")
+    image(registry)
+    client, _ = registry.registry_client(ALICE)
     now = [1000.0]
     client.auth._clock = lambda: now[0]
     repo = client.repository(RegistryReference(HOST, REPO))
     repo.resolve("v1")
     repo.resolve("v1")
-    assert len(mock.token_requests) == 1
+    assert len(registry.token_requests) == 1
     now[0] += 300  # expires_in is 300 s: gone (leeway included)
     repo.resolve("v1")
-    assert len(mock.token_requests) == 2
+    assert len(registry.token_requests) == 2
 
 
 def test_credentials_are_not_sent_to_a_plain_http_realm_of_an_https_registry() -> None:
@@ -231,4 +231,4 @@ def test_credentials_are_not_sent_to_a_plain_http_realm_of_an_https_registry() -
     client = RegistryClient(RegistryOptions(), ALICE, transport=httpx.MockTransport(handler))
     with pytest.raises(AuthenticationError, match="refusing to send credentials"):
         client.ping(HOST)
-    assert REALM.startswith("https://")
+    assert TOKEN_REALM.startswith("https://")

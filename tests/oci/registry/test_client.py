@@ -14,12 +14,12 @@ from notation_py.errors import ArtifactError, AuthenticationError, NotFoundError
 from notation_py.oci.reference import RegistryReference
 from notation_py.oci.registry import RegistryClient, RegistryOptions
 from notation_py.oci.registry.client import parse_retry_after
-from tests.oci.registry.mock_registry import HOST, MockRegistry, error
 from tests.oci.registry.test_repository import REPO, image
 from tests.pki import self_signed
+from tests.registry.oci_registry import HOST, OCIRegistry, error_response
 
 
-def flaky(mock: MockRegistry, answers: list[httpx.Response | Exception]) -> None:
+def flaky(registry: OCIRegistry, answers: list[httpx.Response | Exception]) -> None:
     """Answer the next requests with ``answers`` (responses or exceptions to raise), then normally."""
 
     def intercept(request: httpx.Request) -> httpx.Response | None:
@@ -30,17 +30,19 @@ def flaky(mock: MockRegistry, answers: list[httpx.Response | Exception]) -> None
             raise answer
         return answer
 
-    mock.intercept = intercept
+    registry.options.intercept = intercept
 
 
 def test_retry_after_seconds_is_honoured() -> None:
-    mock = MockRegistry()
-    desc = image(mock)
-    flaky(mock, [httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(429, headers={"Retry-After": "1"})])
-    client, sleeps = mock.client()
+    registry = OCIRegistry(referrers_api=False)
+    desc = image(registry)
+    flaky(
+        registry, [httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(429, headers={"Retry-After": "1"})]
+    )
+    client, sleeps = registry.registry_client()
     assert client.repository(RegistryReference(HOST, REPO)).resolve("v1") == desc
     assert sleeps == [2.0, 1.0]
-    assert len(mock.requests) == 3
+    assert len(registry.requests) == 3
 
 
 def test_retry_after_http_date_and_cap() -> None:
@@ -49,51 +51,51 @@ def test_retry_after_http_date_and_cap() -> None:
     assert parse_retry_after(format_datetime(now - timedelta(seconds=7), usegmt=True), now) == 0.0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None) is None
-    mock = MockRegistry()
-    image(mock)
-    flaky(mock, [httpx.Response(503, headers={"Retry-After": "3600"})])
-    client, sleeps = mock.client(max_retry_wait=5.0)
+    registry = OCIRegistry(referrers_api=False)
+    image(registry)
+    flaky(registry, [httpx.Response(503, headers={"Retry-After": "3600"})])
+    client, sleeps = registry.registry_client(max_retry_wait=5.0)
     client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert sleeps == [5.0]
 
 
 def test_backoff_without_retry_after_grows() -> None:
-    mock = MockRegistry()
-    image(mock)
-    flaky(mock, [httpx.Response(502), httpx.Response(504), httpx.Response(503)])
-    client, sleeps = mock.client(retry_backoff=0.5)
+    registry = OCIRegistry(referrers_api=False)
+    image(registry)
+    flaky(registry, [httpx.Response(502), httpx.Response(504), httpx.Response(503)])
+    client, sleeps = registry.registry_client(retry_backoff=0.5)
     client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert sleeps == [0.375, 0.75, 1.5]  # base * 2^n * (0.5 + jitter/2), jitter fixed at 0.5
 
 
 def test_gives_up_after_max_retries_with_a_clear_error() -> None:
-    mock = MockRegistry()
-    image(mock)
-    busy = error(503, "TOOMANYREQUESTS", "slow down", headers={"Retry-After": "1"})
-    flaky(mock, [busy] * 10)
-    client, sleeps = mock.client(max_retries=2)
+    registry = OCIRegistry(referrers_api=False)
+    image(registry)
+    busy = error_response(503, "TOOMANYREQUESTS", "slow down", headers={"Retry-After": "1"})
+    flaky(registry, [busy] * 10)
+    client, sleeps = registry.registry_client(max_retries=2)
     with pytest.raises(RegistryError) as info:
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert info.value.status == 503
     assert "registry registry.test answered 503" in info.value.message
     assert "gave up after 2 retries" in info.value.message
     assert sleeps == [1.0, 1.0]
-    assert len(mock.requests) == 3
+    assert len(registry.requests) == 3
 
 
 def test_connection_errors_are_retried_for_idempotent_requests() -> None:
-    mock = MockRegistry()
-    desc = image(mock)
-    flaky(mock, [httpx.ConnectError("refused"), httpx.ReadTimeout("slow")])
-    client, sleeps = mock.client()
+    registry = OCIRegistry(referrers_api=False)
+    desc = image(registry)
+    flaky(registry, [httpx.ConnectError("refused"), httpx.ReadTimeout("slow")])
+    client, sleeps = registry.registry_client()
     assert client.repository(RegistryReference(HOST, REPO)).resolve("v1") == desc
     assert len(sleeps) == 2
 
 
 def test_connection_errors_give_up_with_registry_error() -> None:
-    mock = MockRegistry()
-    flaky(mock, [httpx.ConnectError("connection refused")] * 10)
-    client, sleeps = mock.client(max_retries=1)
+    registry = OCIRegistry(referrers_api=False)
+    flaky(registry, [httpx.ConnectError("connection refused")] * 10)
+    client, sleeps = registry.registry_client(max_retries=1)
     with pytest.raises(
         RegistryError, match=r"registry registry.test unreachable: cannot connect \(connection refused\)"
     ):
@@ -102,18 +104,18 @@ def test_connection_errors_give_up_with_registry_error() -> None:
 
 
 def test_non_idempotent_request_is_not_retried_after_connection_error() -> None:
-    mock = MockRegistry()
-    flaky(mock, [httpx.ConnectError("refused")] * 3)
-    client, sleeps = mock.client()
+    registry = OCIRegistry(referrers_api=False)
+    flaky(registry, [httpx.ConnectError("refused")] * 3)
+    client, sleeps = registry.registry_client()
     with pytest.raises(RegistryError, match="unreachable"):
         client.request("PATCH", f"http://{HOST}/v2/{REPO}/blobs/uploads/x", scopes=())
     assert sleeps == []
 
 
 def test_error_body_is_surfaced() -> None:
-    mock = MockRegistry()
-    flaky(mock, [error(403, "DENIED", "requested access to the resource is denied", {"repo": "demo"})])
-    client, _ = mock.client()
+    registry = OCIRegistry(referrers_api=False)
+    flaky(registry, [error_response(403, "DENIED", "requested access to the resource is denied", {"repo": "demo"})])
+    client, _ = registry.registry_client()
     with pytest.raises(AuthenticationError) as info:
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert info.value.message == (
@@ -124,9 +126,12 @@ def test_error_body_is_surfaced() -> None:
 
 
 def test_plain_text_error_body_and_not_found() -> None:
-    mock = MockRegistry()
-    flaky(mock, [httpx.Response(500, text="upstream exploded\n"), error(404, "MANIFEST_UNKNOWN", "manifest unknown")])
-    client, _ = mock.client()
+    registry = OCIRegistry(referrers_api=False)
+    flaky(
+        registry,
+        [httpx.Response(500, text="upstream exploded\n"), error_response(404, "MANIFEST_UNKNOWN", "manifest unknown")],
+    )
+    client, _ = registry.registry_client()
     repo = client.repository(RegistryReference(HOST, REPO))
     with pytest.raises(RegistryError, match="answered 500 Internal Server Error: upstream exploded"):
         repo.resolve("v1")
@@ -136,7 +141,7 @@ def test_plain_text_error_body_and_not_found() -> None:
 
 def test_unauthorized_message_format() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return error(401, "UNAUTHORIZED", "authentication required")
+        return error_response(401, "UNAUTHORIZED", "authentication required")
 
     client = RegistryClient(
         RegistryOptions(insecure_registries=("127.0.0.1:5000",)), None, transport=httpx.MockTransport(handler)
@@ -203,11 +208,11 @@ def test_timeouts_are_configured() -> None:
 
 
 def test_registry_warnings_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    mock = MockRegistry()
-    image(mock)
+    registry = OCIRegistry(referrers_api=False)
+    image(registry)
     warning = httpx.Response(200, headers={"Warning": '299 - "This image is deprecated"'})
-    flaky(mock, [warning, warning])
-    client, _ = mock.client()
+    flaky(registry, [warning, warning])
+    client, _ = registry.registry_client()
     with caplog.at_level("WARNING"):
         client.ping(HOST)
         client.ping(HOST)
@@ -215,10 +220,11 @@ def test_registry_warnings_are_logged_once(caplog: pytest.LogCaptureFixture) -> 
 
 
 def test_response_too_large_is_refused() -> None:
-    mock = MockRegistry(head_headers=False)
+    registry = OCIRegistry(referrers_api=False, head_headers=False)
     flaky(
-        mock, [httpx.Response(200, headers={"Content-Length": str(5 * 1024 * 1024)}, content=b"x" * (5 * 1024 * 1024))]
+        registry,
+        [httpx.Response(200, headers={"Content-Length": str(5 * 1024 * 1024)}, content=b"x" * (5 * 1024 * 1024))],
     )
-    client, _ = mock.client()
+    client, _ = registry.registry_client()
     with pytest.raises(ArtifactError, match="response too large"):
         client.request("GET", f"http://{HOST}/v2/{REPO}/manifests/v1", scopes=())

@@ -10,8 +10,8 @@ from notation_py.errors import DeadlineExceededError
 from notation_py.oci.reference import RegistryReference
 from notation_py.oci.registry import RegistryClient, RegistryOptions, StaticCredentials
 from notation_py.oci.registry.credentials import Credential
-from tests.oci.registry.mock_registry import HOST, MockRegistry
 from tests.oci.registry.test_repository import REPO, image
+from tests.registry.oci_registry import HOST, TOKEN_REALM, OCIRegistry
 
 
 class FakeTime:
@@ -30,12 +30,12 @@ class FakeTime:
 
 
 def client_for(
-    mock: MockRegistry, time: FakeTime, deadline: Deadline | None, credentials: StaticCredentials | None = None
+    registry: OCIRegistry, time: FakeTime, deadline: Deadline | None, credentials: StaticCredentials | None = None
 ) -> RegistryClient:
     return RegistryClient(
         RegistryOptions(insecure_registries=(HOST,)),
         credentials,
-        transport=httpx.MockTransport(mock.handle),
+        transport=httpx.MockTransport(registry.handle),
         sleep=time.sleep,
         jitter=lambda: 0.5,
         deadline=deadline,
@@ -47,10 +47,10 @@ def busy(retry_after: str | None) -> httpx.Response:
 
 
 def test_a_retry_after_past_the_deadline_fails_at_once() -> None:
-    mock, time = MockRegistry(), FakeTime()
-    image(mock)
-    mock.intercept = lambda _request: busy("30")
-    client = client_for(mock, time, Deadline(2, "verification of x", setting="--timeout", clock=time.clock))
+    registry, time = OCIRegistry(referrers_api=False), FakeTime()
+    image(registry)
+    registry.options.intercept = lambda _request: busy("30")
+    client = client_for(registry, time, Deadline(2, "verification of x", setting="--timeout", clock=time.clock))
     with pytest.raises(DeadlineExceededError) as info:
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert info.value.message == (
@@ -59,55 +59,55 @@ def test_a_retry_after_past_the_deadline_fails_at_once() -> None:
     )
     assert (info.value.operation, info.value.seconds) == ("verification of x", 2.0)
     assert time.sleeps == []
-    assert len(mock.requests) == 1
+    assert len(registry.requests) == 1
 
 
 def test_retries_that_fit_in_the_deadline_still_happen() -> None:
-    mock, time = MockRegistry(), FakeTime()
-    desc = image(mock)
+    registry, time = OCIRegistry(referrers_api=False), FakeTime()
+    desc = image(registry)
     answers = [busy("1"), busy(None)]
-    mock.intercept = lambda _request: answers.pop(0) if answers else None
-    client = client_for(mock, time, Deadline(5, clock=time.clock))
+    registry.options.intercept = lambda _request: answers.pop(0) if answers else None
+    client = client_for(registry, time, Deadline(5, clock=time.clock))
     assert client.repository(RegistryReference(HOST, REPO)).resolve("v1") == desc
     assert time.sleeps == [1.0, 0.75]
 
 
 def test_a_backoff_past_the_deadline_fails_at_once() -> None:
-    mock, time = MockRegistry(), FakeTime()
-    image(mock)
-    mock.intercept = lambda _request: busy(None)
-    client = client_for(mock, time, Deadline(1, clock=time.clock))
+    registry, time = OCIRegistry(referrers_api=False), FakeTime()
+    image(registry)
+    registry.options.intercept = lambda _request: busy(None)
+    client = client_for(registry, time, Deadline(1, clock=time.clock))
     with pytest.raises(DeadlineExceededError, match=r"waiting 0\.75 s before trying again would pass the deadline"):
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert time.sleeps == [0.375]  # fits in 1 s; the next backoff, 0.75 s, would end past it
 
 
 def test_nothing_is_sent_once_the_deadline_has_passed() -> None:
-    mock, time = MockRegistry(), FakeTime()
-    image(mock)
+    registry, time = OCIRegistry(referrers_api=False), FakeTime()
+    image(registry)
     deadline = Deadline(2, "listing the signatures of x", clock=time.clock)
     time.now += 2
-    client = client_for(mock, time, deadline)
+    client = client_for(registry, time, deadline)
     with pytest.raises(DeadlineExceededError) as info:
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert info.value.message == (
         "listing the signatures of x did not finish within the 2 s deadline: "
         "resolving registry.test/demo:v1 was still in progress"
     )
-    assert mock.requests == []
+    assert registry.requests == []
 
 
 def test_request_timeouts_are_capped_at_the_time_left() -> None:
-    mock, time = MockRegistry(), FakeTime()
-    image(mock)
+    registry, time = OCIRegistry(referrers_api=False), FakeTime()
+    image(registry)
     seen: list[dict[str, float]] = []
 
     def record(request: httpx.Request) -> None:
         seen.append(dict(request.extensions["timeout"]))
 
-    mock.intercept = record  # returns None: the registry answers
-    client_for(mock, time, None).repository(RegistryReference(HOST, REPO)).resolve("v1")
-    client_for(mock, time, Deadline(4, clock=time.clock)).repository(RegistryReference(HOST, REPO)).resolve("v1")
+    registry.options.intercept = record  # returns None: the registry answers
+    client_for(registry, time, None).repository(RegistryReference(HOST, REPO)).resolve("v1")
+    client_for(registry, time, Deadline(4, clock=time.clock)).repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert seen == [
         {"connect": 10.0, "read": 30.0, "write": 30.0, "pool": 30.0},
         {"connect": 4.0, "read": 4.0, "write": 4.0, "pool": 4.0},
@@ -115,15 +115,15 @@ def test_request_timeouts_are_capped_at_the_time_left() -> None:
 
 
 def test_the_operations_deadline_reaches_the_client_and_the_earliest_wins() -> None:
-    mock, time = MockRegistry(), FakeTime()
-    desc = image(mock)
+    registry, time = OCIRegistry(referrers_api=False), FakeTime()
+    desc = image(registry)
     seen: list[float] = []
 
     def record(request: httpx.Request) -> None:
         seen.append(request.extensions["timeout"]["read"])
 
-    mock.intercept = record
-    repo = client_for(mock, time, Deadline(3, clock=time.clock)).repository(RegistryReference(HOST, REPO))
+    registry.options.intercept = record
+    repo = client_for(registry, time, Deadline(3, clock=time.clock)).repository(RegistryReference(HOST, REPO))
     with deadline_scope(Deadline(100, clock=time.clock)):
         assert repo.resolve("v1") == desc
     with deadline_scope(Deadline(1, clock=time.clock)):
@@ -135,12 +135,13 @@ def test_the_operations_deadline_reaches_the_client_and_the_earliest_wins() -> N
     assert seen == [3.0, 1.0]
 
 
-def test_token_fetches_keep_to_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    mock, time = MockRegistry(auth="bearer"), FakeTime()
-    image(mock)
-    monkeypatch.setattr(mock, "_token", lambda _request: busy("30"))
+def test_token_fetches_keep_to_the_deadline() -> None:
+    registry, time = OCIRegistry(referrers_api=False, auth="bearer"), FakeTime()
+    image(registry)
+    token_service = httpx.URL(TOKEN_REALM).host
+    registry.options.intercept = lambda request: busy("30") if request.url.host == token_service else None
     credentials = StaticCredentials({HOST: Credential("alice", "secret")})
-    client = client_for(mock, time, Deadline(2, clock=time.clock), credentials)
+    client = client_for(registry, time, Deadline(2, clock=time.clock), credentials)
     with pytest.raises(DeadlineExceededError) as info:
         client.repository(RegistryReference(HOST, REPO)).resolve("v1")
     assert "fetching a token from https://auth.test/token: the token service answered 503" in info.value.message

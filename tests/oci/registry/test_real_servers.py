@@ -1,4 +1,4 @@
-"""The registry client against real servers: distribution 2.8.2 (no auth, Basic, token) and the OCI 1.1 fake.
+"""The registry client against real servers: distribution 2.8.2 (no auth, Basic, token) and the in-process OCI 1.1 registry.
 
 These use the fixtures of ``tests/registry/servers.py``; distribution tests are skipped where
 ``docker-registry`` is not installed.
@@ -19,13 +19,13 @@ from notation_py.oci.registry import Credential, RegistryClient, RegistryOptions
 from notation_py.oci.signatures import fetch_signature, list_signature_manifests, push_signature
 from tests.registry.servers import (
     DistributionFactory,
-    FakeRegistryFactory,
+    OCIRegistryFactory,
     RunningRegistry,
     push_content,
     tiny_image,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_server]
 
 REPO = "demo"
 CREATED = datetime(2025, 1, 21, 9, 17, 46, tzinfo=UTC)
@@ -142,15 +142,15 @@ def test_distribution_token_auth_wrong_password(distribution: DistributionFactor
         client.ping(registry.host)
 
 
-def test_oci_11_registry_referrers_api(fake_registry: FakeRegistryFactory) -> None:
-    fake = fake_registry(page_size=2)
+def test_oci_11_registry_referrers_api(oci_registry: OCIRegistryFactory) -> None:
+    fake = oci_registry(page_size=2)
     with fake.client() as http:
         push_content(http, REPO, tiny_image(), "v1")
     with client_for(fake.host) as client:
         sign_list_fetch(client, fake.host, count=5)
         repo = client.repository(RegistryReference(fake.host, REPO))
         assert repo.referrers_mode == "api"
-        paths = [r for r in fake.requests if "/referrers/" in str(r)]
+        paths = [r for r in fake.requests if "/referrers/" in r.path]
         assert paths
         # OCI-Subject answered: no tag schema index written.
         subject = repo.resolve("v1")
@@ -158,8 +158,8 @@ def test_oci_11_registry_referrers_api(fake_registry: FakeRegistryFactory) -> No
             repo.resolve(referrers_tag(subject.digest))
 
 
-def test_oci_11_registry_lying_and_flaky(fake_registry: FakeRegistryFactory) -> None:
-    fake = fake_registry()
+def test_oci_11_registry_lying_and_flaky(oci_registry: OCIRegistryFactory) -> None:
+    fake = oci_registry()
     image = tiny_image()
     with fake.client() as http:
         push_content(http, REPO, image, "v1")

@@ -1,25 +1,35 @@
-"""Tests of the registry servers themselves, spoken to with plain httpx (and skopeo as an outside client)."""
+"""The in-process OCI registry (``tests/registry/oci_registry.py``), spoken to with plain httpx.
+
+Served on a loopback port (as the end-to-end tests use it) and in-process behind
+``httpx.MockTransport`` (as the client unit tests use it): the same handler answers both. skopeo
+reads it as an outside client.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.registry import servers
-from tests.registry.fake_registry import MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, compute_digest
+from tests.registry.oci_registry import (
+    BASIC_REALM,
+    HOST,
+    MEDIA_TYPE_OCI_INDEX,
+    MEDIA_TYPE_OCI_MANIFEST,
+    SERVICE,
+    OCIRegistry,
+    compute_digest,
+)
 from tests.registry.servers import (
     Blob,
-    DistributionFactory,
-    FakeRegistryFactory,
     ManifestContent,
-    RunningRegistry,
+    OCIRegistryFactory,
     artifact,
+    assert_served_exactly,
     basic_header,
+    error_codes,
     parse_challenge,
     push_blob,
     push_content,
@@ -32,15 +42,6 @@ from tests.registry.servers import (
 REPO = "demo/app"
 SIGNATURE_TYPE = "application/vnd.cncf.notary.signature"
 SBOM_TYPE = "application/spdx+json"
-
-
-def errors_of(response: httpx.Response) -> list[str]:
-    """The distribution-spec error codes of a response (asserting the JSON shape)."""
-    body = response.json()
-    assert set(body) == {"errors"}
-    for entry in body["errors"]:
-        assert {"code", "message", "detail"} <= set(entry)
-    return [entry["code"] for entry in body["errors"]]
 
 
 def referrers_pages(client: httpx.Client, subject: str, artifact_type: str | None = None) -> list[httpx.Response]:
@@ -66,25 +67,13 @@ def listed(pages: list[httpx.Response]) -> list[dict[str, Any]]:
     return manifests
 
 
-def assert_served_exactly(client: httpx.Client, content: ManifestContent, reference: str) -> None:
-    """GET and HEAD of a manifest return its exact bytes, digest and media type."""
-    got = client.get(f"/v2/{REPO}/manifests/{reference}", headers={"Accept": content.media_type})
-    assert got.status_code == 200
-    assert got.content == content.manifest
-    assert got.headers["docker-content-digest"] == content.digest
-    assert got.headers["content-type"] == content.media_type
-    head = client.head(f"/v2/{REPO}/manifests/{reference}", headers={"Accept": content.media_type})
-    assert head.status_code == 200
-    assert head.headers["docker-content-digest"] == content.digest
-    assert int(head.headers["content-length"]) == len(content.manifest)
+# --------------------------------------------------------------------------- served on a loopback port
 
 
-# --------------------------------------------------------------------------- the in-process registry
-
-
-def test_fake_blob_upload_and_manifest_round_trip(fake_registry: FakeRegistryFactory) -> None:
+@pytest.mark.real_server
+def test_blob_upload_and_manifest_round_trip(oci_registry: OCIRegistryFactory) -> None:
     """POST + PUT uploads with digest checks, exact manifest bytes by tag and digest, JSON errors."""
-    fake = fake_registry()
+    fake = oci_registry()
     image = tiny_image()
     with fake.client() as client:
         assert client.get("/v2/").status_code == 200
@@ -96,9 +85,9 @@ def test_fake_blob_upload_and_manifest_round_trip(fake_registry: FakeRegistryFac
         assert location.startswith(f"/v2/{REPO}/blobs/uploads/") and "_state=" in location
         # Replacing the Location's query instead of appending digest= loses _state (as with distribution).
         lost_state = client.put(location.split("?")[0], params={"digest": compute_digest(data)}, content=data)
-        assert lost_state.status_code == 400 and errors_of(lost_state) == ["BLOB_UPLOAD_INVALID"]
+        assert lost_state.status_code == 400 and error_codes(lost_state) == ["BLOB_UPLOAD_INVALID"]
         wrong = client.put(upload_url(client, location, compute_digest(b"other")), content=data)
-        assert wrong.status_code == 400 and errors_of(wrong) == ["DIGEST_INVALID"]
+        assert wrong.status_code == 400 and error_codes(wrong) == ["DIGEST_INVALID"]
 
         digest = push_blob(client, REPO, data)
         head = client.head(f"/v2/{REPO}/blobs/{digest}")
@@ -106,24 +95,24 @@ def test_fake_blob_upload_and_manifest_round_trip(fake_registry: FakeRegistryFac
         got = client.get(f"/v2/{REPO}/blobs/{digest}")
         assert got.content == data and got.headers["docker-content-digest"] == digest
         missing = client.get(f"/v2/{REPO}/blobs/{compute_digest(b'absent')}")
-        assert missing.status_code == 404 and errors_of(missing) == ["BLOB_UNKNOWN"]
+        assert missing.status_code == 404 and error_codes(missing) == ["BLOB_UNKNOWN"]
 
         # The config is not uploaded yet: the manifest is refused.
         refused = push_manifest(client, REPO, "v1", image.manifest, image.media_type)
-        assert refused.status_code == 400 and errors_of(refused) == ["MANIFEST_BLOB_UNKNOWN"]
+        assert refused.status_code == 400 and error_codes(refused) == ["MANIFEST_BLOB_UNKNOWN"]
         put = push_content(client, REPO, image, "v1")
         assert put.headers["docker-content-digest"] == image.digest
         assert "oci-subject" not in put.headers
-        assert_served_exactly(client, image, "v1")
-        assert_served_exactly(client, image, image.digest)
+        assert_served_exactly(client, REPO, image, "v1")
+        assert_served_exactly(client, REPO, image, image.digest)
 
         unknown = client.get(f"/v2/{REPO}/manifests/v2")
-        assert unknown.status_code == 404 and errors_of(unknown) == ["MANIFEST_UNKNOWN"]
+        assert unknown.status_code == 404 and error_codes(unknown) == ["MANIFEST_UNKNOWN"]
         assert client.head(f"/v2/{REPO}/manifests/v2").status_code == 404
         bad_digest = push_manifest(client, REPO, compute_digest(b"x"), image.manifest, image.media_type)
-        assert bad_digest.status_code == 400 and errors_of(bad_digest) == ["DIGEST_INVALID"]
+        assert bad_digest.status_code == 400 and error_codes(bad_digest) == ["DIGEST_INVALID"]
         mismatch = push_manifest(client, REPO, "v3", image.manifest, MEDIA_TYPE_OCI_INDEX)
-        assert mismatch.status_code == 400 and errors_of(mismatch) == ["MANIFEST_INVALID"]
+        assert mismatch.status_code == 400 and error_codes(mismatch) == ["MANIFEST_INVALID"]
 
         tags = client.get(f"/v2/{REPO}/tags/list")
         assert tags.json() == {"name": REPO, "tags": ["v1"]}
@@ -134,9 +123,10 @@ def test_fake_blob_upload_and_manifest_round_trip(fake_registry: FakeRegistryFac
         assert client.get("/v2/nothing/here/tags/list").status_code == 404
 
 
-def test_fake_chunked_monolithic_and_mount_uploads(fake_registry: FakeRegistryFactory) -> None:
+@pytest.mark.real_server
+def test_chunked_monolithic_and_mount_uploads(oci_registry: OCIRegistryFactory) -> None:
     """PATCH chunks (416 when out of order), single-POST monolithic upload, cross-repository mount."""
-    fake = fake_registry(absolute_locations=True)
+    fake = oci_registry(absolute_locations=True)
     with fake.client() as client:
         data = b"0123456789"
         started = client.post(f"/v2/{REPO}/blobs/uploads/")
@@ -162,9 +152,10 @@ def test_fake_chunked_monolithic_and_mount_uploads(fake_registry: FakeRegistryFa
         assert client.get(f"/v2/other/blobs/{compute_digest(data)}").content == data
 
 
-def test_fake_referrers_api(fake_registry: FakeRegistryFactory) -> None:
+@pytest.mark.real_server
+def test_referrers_api_pages_and_filters(oci_registry: OCIRegistryFactory) -> None:
     """OCI-Subject on push, referrers listed in pages of two, artifactType filter, config fallback."""
-    fake = fake_registry()
+    fake = oci_registry()
     image = tiny_image()
     with fake.client() as client:
         push_content(client, REPO, image, "v1")
@@ -208,7 +199,7 @@ def test_fake_referrers_api(fake_registry: FakeRegistryFactory) -> None:
         nothing = referrers_pages(client, compute_digest(b"no such subject"))
         assert listed(nothing) == []
         bad = client.get(f"/v2/{REPO}/referrers/sha256:nothex")
-        assert bad.status_code == 400 and errors_of(bad) == ["DIGEST_INVALID"]
+        assert bad.status_code == 400 and error_codes(bad) == ["DIGEST_INVALID"]
 
         fake.options.referrers_filtering = False
         unfiltered = referrers_pages(client, image.digest, SBOM_TYPE)
@@ -216,9 +207,10 @@ def test_fake_referrers_api(fake_registry: FakeRegistryFactory) -> None:
         assert len(listed(unfiltered)) == 5
 
 
-def test_fake_without_referrers_api_behaves_like_distribution(fake_registry: FakeRegistryFactory) -> None:
+@pytest.mark.real_server
+def test_without_referrers_api_behaves_like_distribution(oci_registry: OCIRegistryFactory) -> None:
     """referrers_api=False: router 404 in text/plain and no OCI-Subject; the tag schema still works."""
-    fake = fake_registry(referrers_api=False)
+    fake = oci_registry(referrers_api=False)
     image = tiny_image()
     with fake.client() as client:
         push_content(client, REPO, image)
@@ -235,9 +227,10 @@ def test_fake_without_referrers_api_behaves_like_distribution(fake_registry: Fak
         assert client.get(f"/v2/{REPO}/manifests/{tag}").content == index
 
 
-def test_fake_lies_when_asked(fake_registry: FakeRegistryFactory) -> None:
+@pytest.mark.real_server
+def test_lies_when_asked(oci_registry: OCIRegistryFactory) -> None:
     """lie=True serves other bytes under the same digest; lie_hook lies about chosen digests only."""
-    fake = fake_registry()
+    fake = oci_registry()
     image = tiny_image()
     with fake.client() as client:
         push_content(client, REPO, image, "v1")
@@ -259,22 +252,24 @@ def test_fake_lies_when_asked(fake_registry: FakeRegistryFactory) -> None:
 
 
 @pytest.mark.parametrize(("status", "code"), [(503, "UNAVAILABLE"), (429, "TOOMANYREQUESTS")])
-def test_fake_fails_first_requests(fake_registry: FakeRegistryFactory, status: int, code: str) -> None:
+@pytest.mark.real_server
+def test_fails_first_requests(oci_registry: OCIRegistryFactory, status: int, code: str) -> None:
     """fail_first answers N requests with 503/429 and Retry-After before serving."""
-    fake = fake_registry(fail_first=2, fail_status=status, retry_after="1")
+    fake = oci_registry(fail_first=2, fail_status=status, retry_after="1")
     with fake.client() as client:
         for _ in range(2):
             failed = client.get("/v2/")
             assert failed.status_code == status and failed.headers["retry-after"] == "1"
-            assert errors_of(failed) == [code]
+            assert error_codes(failed) == [code]
         assert client.get("/v2/").status_code == 200
     assert fake.registry.failures_served == 2
     assert [r.status for r in fake.requests] == [status, status, 200]
 
 
-def test_fake_fail_match_selects_requests(fake_registry: FakeRegistryFactory) -> None:
+@pytest.mark.real_server
+def test_fail_match_selects_requests(oci_registry: OCIRegistryFactory) -> None:
     """fail_match limits the failures to chosen requests (here: manifest PUTs)."""
-    fake = fake_registry(fail_first=1, fail_match=lambda method, path: method == "PUT" and "/manifests/" in path)
+    fake = oci_registry(fail_first=1, fail_match=lambda method, path: method == "PUT" and "/manifests/" in path)
     image = tiny_image()
     with fake.client() as client:
         for blob in image.blobs:
@@ -283,13 +278,14 @@ def test_fake_fail_match_selects_requests(fake_registry: FakeRegistryFactory) ->
         assert push_manifest(client, REPO, "v1", image.manifest, image.media_type).status_code == 201
 
 
-def test_fake_basic_auth(fake_registry: FakeRegistryFactory) -> None:
-    """basic_auth: 401 with a Basic challenge, then 200 with the credentials."""
-    fake = fake_registry(basic_auth=("alice", "s3cret"))
+@pytest.mark.real_server
+def test_basic_auth(oci_registry: OCIRegistryFactory) -> None:
+    """auth="basic": 401 with a Basic challenge, then 200 with the credentials."""
+    fake = oci_registry(auth="basic", users={"alice": "s3cret"})
     with fake.client(authenticated=False) as anonymous:
         denied = anonymous.get("/v2/")
-        assert denied.status_code == 401 and errors_of(denied) == ["UNAUTHORIZED"]
-        assert parse_challenge(denied.headers["www-authenticate"]) == ("basic", {"realm": "fake-registry"})
+        assert denied.status_code == 401 and error_codes(denied) == ["UNAUTHORIZED"]
+        assert parse_challenge(denied.headers["www-authenticate"]) == ("basic", {"realm": BASIC_REALM})
         wrong = anonymous.get("/v2/", headers={"Authorization": basic_header("alice", "wrong")})
         assert wrong.status_code == 401
     with fake.client() as client:
@@ -298,9 +294,10 @@ def test_fake_basic_auth(fake_registry: FakeRegistryFactory) -> None:
     assert fake.requests[-1].headers["authorization"] == basic_header("alice", "s3cret")
 
 
-def test_skopeo_reads_the_fake(fake_registry: FakeRegistryFactory) -> None:
-    """An outside client (skopeo) pulls the exact manifest bytes from the fake."""
-    fake = fake_registry()
+@pytest.mark.real_server
+def test_skopeo_reads_the_served_registry(oci_registry: OCIRegistryFactory) -> None:
+    """An outside client (skopeo) pulls the exact manifest bytes from the served registry."""
+    fake = oci_registry()
     image = tiny_image()
     with fake.client() as client:
         push_content(client, REPO, image, "v1")
@@ -309,144 +306,103 @@ def test_skopeo_reads_the_fake(fake_registry: FakeRegistryFactory) -> None:
     assert raw.stdout == image.manifest
 
 
-# --------------------------------------------------------------------------- distribution 2.8.2
-
-
-def test_distribution_push_pull_and_no_referrers_api(registry_noauth: RunningRegistry) -> None:
-    """Blob and manifest round trip on distribution 2.8.2; it has no referrers API and no OCI-Subject."""
-    image = tiny_image()
-    with registry_noauth.client() as client:
-        assert client.get("/v2/").status_code == 200
-        digest = push_blob(client, REPO, b"some blob")
-        assert client.get(f"/v2/{REPO}/blobs/{digest}").content == b"some blob"
-        put = push_content(client, REPO, image, "v1")
-        assert put.headers["docker-content-digest"] == image.digest
-        assert_served_exactly(client, image, "v1")
-        assert_served_exactly(client, image, image.digest)
-
-        signature = artifact(image, SIGNATURE_TYPE)
-        put = push_content(client, REPO, signature)
-        assert put.headers["docker-content-digest"] == signature.digest
-        assert "oci-subject" not in put.headers
-        referrers = client.get(f"/v2/{REPO}/referrers/{image.digest}")
-        assert referrers.status_code == 404
-        assert referrers.headers["content-type"].startswith("text/plain")
-        unknown = client.get(f"/v2/{REPO}/manifests/sha256-{image.digest.split(':', 1)[1]}")
-        assert unknown.status_code == 404 and errors_of(unknown) == ["MANIFEST_UNKNOWN"]
-
-
-def test_skopeo_inspects_distribution(registry_noauth: RunningRegistry) -> None:
-    """skopeo inspects a manifest pushed with httpx; --raw returns the exact bytes."""
-    image = tiny_image()
-    with registry_noauth.client() as client:
-        push_content(client, REPO, image, "v1")
-    reference = f"docker://{registry_noauth.host}/{REPO}@{image.digest}"
-    inspected = run_skopeo("inspect", "--tls-verify=false", reference)
-    assert inspected.returncode == 0, inspected.stderr.decode()
-    info = json.loads(inspected.stdout)
-    assert info["Digest"] == image.digest
-    assert info["Architecture"] == "amd64" and info["Os"] == "linux"
-    raw = run_skopeo("inspect", "--raw", "--tls-verify=false", reference)
-    assert raw.returncode == 0, raw.stderr.decode()
-    assert raw.stdout == image.manifest
-
-
-def test_distribution_basic_auth(registry_basic: RunningRegistry) -> None:
-    """htpasswd registry: 401 + Basic challenge without (or with wrong) credentials, 200 with them."""
-    assert registry_basic.username and registry_basic.password
-    with registry_basic.client(authenticated=False) as anonymous:
-        denied = anonymous.get("/v2/")
-        assert denied.status_code == 401
-        assert parse_challenge(denied.headers["www-authenticate"]) == ("basic", {"realm": "basic-realm"})
-        wrong = anonymous.get("/v2/", headers={"Authorization": basic_header(registry_basic.username, "nope")})
-        assert wrong.status_code == 401
-    with registry_basic.client() as client:
-        assert client.get("/v2/").status_code == 200
-        push_content(client, REPO, tiny_image(), "v1")
-        assert client.get(f"/v2/{REPO}/tags/list").json() == {"name": REPO, "tags": ["v1"]}
-
-
-def test_distribution_token_auth(registry_token: RunningRegistry) -> None:
-    """Bearer challenge -> token from the token server -> 200; anonymous tokens get insufficient_scope."""
-    server = registry_token.token_server
-    assert server is not None and registry_token.username and registry_token.password
-    with httpx.Client(base_url=registry_token.url, trust_env=False, timeout=10) as raw:
+@pytest.mark.real_server
+def test_bearer_token_auth(oci_registry: OCIRegistryFactory) -> None:
+    """auth="bearer": challenges name the realm, service and scope; tokens are scoped; anonymous tokens pull only if allowed."""
+    fake = oci_registry(auth="bearer", users={"alice": "s3cret"})
+    with httpx.Client(base_url=fake.url, trust_env=False, timeout=10) as raw:
         ping = raw.get("/v2/")
-        assert ping.status_code == 401
-        scheme, params = parse_challenge(ping.headers["www-authenticate"])
-        assert scheme == "bearer"
-        assert params == {"realm": registry_token.token_url, "service": "test-registry"}
-
+        assert ping.status_code == 401 and error_codes(ping) == ["UNAUTHORIZED"]
+        assert parse_challenge(ping.headers["www-authenticate"]) == (
+            "bearer",
+            {"realm": f"{fake.url}/token", "service": SERVICE},
+        )
         challenged = raw.get(f"/v2/{REPO}/tags/list")
-        assert challenged.status_code == 401
         _, params = parse_challenge(challenged.headers["www-authenticate"])
         assert params["scope"] == f"repository:{REPO}:pull"
-        query = {"service": params["service"], "scope": params["scope"]}
-
-        credentials = basic_header(registry_token.username, registry_token.password)
-        issued = raw.get(params["realm"], params=query, headers={"Authorization": credentials})
-        assert issued.status_code == 200
-        body = issued.json()
-        assert body["token"] == body["access_token"] and body["expires_in"] == 300
-        header, claims = (json.loads(_b64url(part)) for part in body["token"].split(".")[:2])
-        assert header["alg"] == "RS256" and len(header["x5c"]) == 1
-        assert claims["iss"] == "test-issuer" and claims["aud"] == "test-registry"
-        assert claims["sub"] == registry_token.username
-        assert claims["access"] == [{"type": "repository", "name": REPO, "actions": ["pull"]}]
-        with_token = raw.get(f"/v2/{REPO}/tags/list", headers={"Authorization": f"Bearer {body['token']}"})
-        assert with_token.status_code == 404  # authorised; the repository just does not exist yet
-        assert errors_of(with_token) == ["NAME_UNKNOWN"]
-
-        anonymous = raw.get(params["realm"], params=query).json()["token"]
-        assert json.loads(_b64url(anonymous.split(".")[1]))["access"] == []
-        refused = raw.get(f"/v2/{REPO}/tags/list", headers={"Authorization": f"Bearer {anonymous}"})
-        assert refused.status_code == 401
-        _, params = parse_challenge(refused.headers["www-authenticate"])
-        assert params["error"] == "insufficient_scope"
-
-        bad_password = raw.get(
-            params["realm"], params=query, headers={"Authorization": basic_header(registry_token.username, "x")}
-        )
-        assert bad_password.status_code == 401
-    assert server.token_requests == 3
-    assert [r.user for r in server.requests] == [registry_token.username, None, registry_token.username]
-
-    with registry_token.client() as client:  # the test-side auth flow pushes and pulls
+        token = raw.get(
+            params["realm"],
+            params={"service": SERVICE, "scope": params["scope"]},
+            headers={"Authorization": basic_header("alice", "s3cret")},
+        ).json()["token"]
+        pull_only = raw.post(f"/v2/{REPO}/blobs/uploads/", headers={"Authorization": f"Bearer {token}"})
+        assert pull_only.status_code == 401
+        _, params = parse_challenge(pull_only.headers["www-authenticate"])
+        assert (params["scope"], params["error"]) == (f"repository:{REPO}:pull,push", "insufficient_scope")
+        wrong = raw.get(params["realm"], headers={"Authorization": basic_header("alice", "nope")})
+        assert wrong.status_code == 401
+    with fake.client() as client:
         push_content(client, REPO, tiny_image(), "v1")
         assert client.get(f"/v2/{REPO}/tags/list").json() == {"name": REPO, "tags": ["v1"]}
+    with fake.client(authenticated=False) as anonymous:
+        assert anonymous.get(f"/v2/{REPO}/tags/list").status_code == 401
+        fake.options.anonymous_pull = True
+        assert anonymous.get(f"/v2/{REPO}/tags/list").status_code == 200
+    assert [r.path for r in fake.registry.token_requests][:2] == ["/token", "/token"]
+    assert all(r.path != "/token" for r in fake.requests)
 
 
-def test_distribution_refuses_expired_tokens(distribution: DistributionFactory) -> None:
-    """Tokens past exp by more than distribution's 60 s leeway are refused; the lifetime can change live."""
-    registry = distribution("token", token_lifetime=-30)
-    server = registry.token_server
-    assert server is not None
-    with registry.client() as client:
-        assert client.get("/v2/").status_code == 200  # 30 s past exp: still within the leeway
-        server.lifetime = -120
-        assert client.get("/v2/").status_code == 401
-        server.lifetime = 300
-        assert client.get("/v2/").status_code == 200
-    assert registry.token_requests == 3
-    assert "invalid token" in registry.log()
+@pytest.mark.real_server
+def test_head_headers_deletion_and_intercept_switches(oci_registry: OCIRegistryFactory) -> None:
+    """head_headers=False, delete_enabled=False and an intercept that answers first, over HTTP."""
+    fake = oci_registry(head_headers=False, delete_enabled=False)
+    image = tiny_image()
+    with fake.client() as client:
+        push_content(client, REPO, image, "v1")
+        head = client.head(f"/v2/{REPO}/manifests/v1")
+        assert head.status_code == 200 and int(head.headers["content-length"]) == len(image.manifest)
+        assert "docker-content-digest" not in head.headers and "content-type" not in head.headers
+        refused = client.delete(f"/v2/{REPO}/manifests/{image.digest}")
+        assert refused.status_code == 405 and error_codes(refused) == ["UNSUPPORTED"]
+        fake.options.delete_enabled = True
+        assert client.delete(f"/v2/{REPO}/manifests/{image.digest}").status_code == 202
+        assert client.get(f"/v2/{REPO}/manifests/v1").status_code == 404
+
+        fake.options.intercept = lambda request: httpx.Response(418) if request.method == "GET" else None
+        assert client.get("/v2/").status_code == 418
+        assert client.head("/v2/").status_code == 200
+    assert [r.status for r in fake.requests][-2:] == [418, 200]
 
 
-def test_distribution_startup_failure_shows_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A registry that dies during start-up is reaped and its log is in the error."""
-    real = servers._distribution_config
-
-    def broken(*args: Any) -> dict[str, Any]:
-        config = real(*args)
-        config["storage"] = {"no-such-driver": {}}
-        return config
-
-    monkeypatch.setattr(servers, "_distribution_config", broken)
-    with pytest.raises(RuntimeError, match="no-such-driver"):
-        servers.start_distribution(tmp_path, "none")
+# --------------------------------------------------------------------------- in-process (httpx.MockTransport)
 
 
-def _b64url(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+def test_in_process_registry_answers_like_the_served_one() -> None:
+    """The MockTransport handler: same routes, codes and exact bytes as over HTTP; requests recorded."""
+    registry = OCIRegistry()
+    image = tiny_image()
+    with httpx.Client(transport=httpx.MockTransport(registry.handle), base_url=f"http://{HOST}") as client:
+        assert client.get("/v2/").json() == {}
+        push_content(client, REPO, image, "v1")
+        assert_served_exactly(client, REPO, image, "v1")
+        signature = artifact(image, SIGNATURE_TYPE)
+        assert push_content(client, REPO, signature).headers["oci-subject"] == image.digest
+        assert [d["digest"] for d in listed(referrers_pages(client, image.digest, SIGNATURE_TYPE))] == [
+            signature.digest
+        ]
+        missing = client.get(f"/v2/{REPO}/blobs/{compute_digest(b'absent')}")
+        assert missing.status_code == 404 and error_codes(missing) == ["BLOB_UNKNOWN"]
+        assert client.get("/nowhere").text == "404 page not found\n"
+    stored = registry.manifest(REPO, "v1")
+    assert stored is not None and stored.content == image.manifest
+    assert [r.method for r in registry.seen("PUT", f"/v2/{REPO}/manifests/")] == ["PUT", "PUT"]
+    assert registry.requests[-1].status == 404
+
+
+def test_in_process_intercept_may_raise_and_is_recorded() -> None:
+    """An intercept's exception reaches the client as is; the request is still recorded (status 0)."""
+    registry = OCIRegistry()
+
+    def refuse(request: httpx.Request) -> httpx.Response | None:
+        raise httpx.ConnectError("refused", request=request)
+
+    registry.options.intercept = refuse
+    with (
+        httpx.Client(transport=httpx.MockTransport(registry.handle), base_url=f"http://{HOST}") as client,
+        pytest.raises(httpx.ConnectError),
+    ):
+        client.get("/v2/")
+    assert [(r.path, r.status) for r in registry.requests] == [("/v2/", 0)]
 
 
 def _blob(text: str, media_type: str = "application/octet-stream") -> Blob:
