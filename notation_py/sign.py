@@ -21,21 +21,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Self
 
 from notation_py import SIGNING_AGENT
-from notation_py.envelope import sign_envelope
-from notation_py.envelope.algorithms import Algorithm
-from notation_py.envelope.model import PrimitiveSigner, SignRequest, Timestamper
-from notation_py.envelope.payload import TargetArtifact, build_payload
 from notation_py.errors import PayloadError, UsageError
-from notation_py.fsutil import hash_file
-from notation_py.oci.descriptor import Descriptor
-from notation_py.oci.signatures import push_signature
-from notation_py.oci.store import ArtifactStore
-from notation_py.x509.certs import thumbprint_sha256
+
+# The envelope, payload, OCI and certificate modules are imported where they are used, so that naming
+# this module (``notation-py blob sign``'s default media type, ``SignOptions``) loads no cryptography.
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from notation_py.envelope.algorithms import Algorithm
+    from notation_py.envelope.model import PrimitiveSigner, SignRequest, Timestamper
+    from notation_py.envelope.payload import TargetArtifact
+    from notation_py.oci.descriptor import Descriptor
+    from notation_py.oci.store import ArtifactStore
 
 #: Default media type of a signed blob (notation's default).
 DEFAULT_BLOB_MEDIA_TYPE = "application/octet-stream"
@@ -64,6 +64,8 @@ class SignedArtifact:
 def _request(
     payload: bytes, signer: PrimitiveSigner, options: SignOptions, now: datetime, agent: str | None = None
 ) -> SignRequest:
+    from notation_py.envelope.model import SignRequest
+
     if options.expiry is not None and options.expiry < timedelta(seconds=1):
         raise UsageError("expiry duration must be at least 1 second")
     signing_time = now.astimezone(UTC).replace(microsecond=0)
@@ -78,6 +80,8 @@ def _request(
 
 
 def _payload(target: TargetArtifact) -> bytes:
+    from notation_py.envelope.payload import build_payload
+
     try:
         return build_payload(target)
     except PayloadError as exc:
@@ -141,6 +145,11 @@ class Signer(abc.ABC):
             SigningError, PluginError, UsageError: the envelope could not be produced.
             ArtifactError: the signature could not be stored.
         """
+        from notation_py.envelope.payload import TargetArtifact
+        from notation_py.oci.descriptor import Descriptor
+        from notation_py.oci.signatures import push_signature
+        from notation_py.x509.certs import thumbprint_sha256
+
         subject = store.resolve(reference)
         target = TargetArtifact(
             media_type=subject.media_type,
@@ -240,6 +249,8 @@ class KeySigner(Signer):
         self, target: TargetArtifact, options: SignOptions, *, now: datetime | None = None
     ) -> SignedEnvelope:
         """See :meth:`Signer.sign_target`."""
+        from notation_py.envelope import sign_envelope
+
         request = _request(_payload(target), self.primitive, options, now or datetime.now(UTC), self._agent)
         envelope = sign_envelope(options.envelope_media_type, request)
         return SignedEnvelope(envelope, tuple(self.primitive.certificate_chain), request.signing_time)
@@ -288,6 +299,9 @@ def blob_target(
     Raises:
         UsageError: the blob cannot be read or the media type is invalid.
     """
+    from notation_py.envelope.payload import TargetArtifact
+    from notation_py.fsutil import hash_file
+
     if not blob_media_type or "/" not in blob_media_type:
         raise UsageError(f'invalid media type "{blob_media_type}"')
     try:

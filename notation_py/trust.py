@@ -121,6 +121,8 @@ class PolicyTrustAnchors:
             PluginError: the plugin is missing, too old, has no verification capability, or its
                 metadata cannot be read (notation-go's messages; always an enforced failure).
         """
+        if content.signed.verification_plugin is None:
+            return None  # as prepare_verification_plugin returns, without importing the plugin machinery
         # Imported here: only signatures that name a verification plugin need the plugin machinery.
         from notation_py.plugins.process import DEFAULT_TIMEOUT
         from notation_py.plugins.verification import prepare_verification_plugin

@@ -1,14 +1,14 @@
 """``sign``, ``verify``, ``inspect``, ``list`` and ``version`` for OCI artifacts."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notation_py import __version__
 from notation_py.cli.app import app
 from notation_py.cli.context import (
     RemoteFlags,
@@ -27,26 +27,15 @@ from notation_py.cli.context import (
     timeout_setting,
     warn,
 )
-from notation_py.cli.json_output import (
-    check_output_format,
-    descriptor_json,
-    emit,
-    failure_json,
-    recorded_json,
-    verification_json,
-)
-from notation_py.cli.render import InspectedSignature, inspect_json, inspect_tree, render_tree
-from notation_py.cli.signing import timestamper
-from notation_py.cli.transparency import log_target, record_artifact, stored_proofs
-from notation_py.deadline import deadline_scope
-from notation_py.envelope import parse_envelope
+from notation_py.cli.json_output import check_output_format, descriptor_json, emit, failure_json
 from notation_py.errors import DeadlineExceededError, NotationError, UsageError, VerificationError
-from notation_py.oci.descriptor import Descriptor
-from notation_py.oci.reference import LayoutReference, RegistryReference
-from notation_py.oci.signatures import fetch_signature, list_signature_manifests
-from notation_py.sign import SignOptions
-from notation_py.verifier import Verifier, VerifierConfig
-from notation_py.verify import SignatureOutcome
+
+# The signing, verification, envelope, OCI and transparency modules are imported inside the commands
+# that use them: typer only needs the signatures below (and the Annotated aliases) to build the CLI.
+if TYPE_CHECKING:
+    from notation_py.cli.render import InspectedSignature
+    from notation_py.oci.descriptor import Descriptor
+    from notation_py.verify import SignatureOutcome
 
 Reference = Annotated[str, typer.Argument(help="Artifact reference; with --oci-layout: DIR:TAG or DIR@sha256:...")]
 OciLayout = Annotated[bool, typer.Option("--oci-layout", help="The reference is an OCI image layout directory.")]
@@ -103,7 +92,7 @@ TlogOnline = Annotated[
 ]
 
 
-def _resolve(target: Target, verb: str) -> Descriptor:
+def _resolve(target: Target, verb: str) -> "Descriptor":
     subject = target.store.resolve(target.ref)
     _announce_resolved(target.tag, str(subject.digest), verb)
     return subject
@@ -121,7 +110,7 @@ def _announce_resolved(tag: str | None, digest: str, verb: str) -> None:
     out(f"Resolved artifact tag `{tag}` to digest `{digest}` before {verb}.")
 
 
-def resolve_quietly(target: Target, verb: str, *, announce: bool) -> Descriptor:
+def resolve_quietly(target: Target, verb: str, *, announce: bool) -> "Descriptor":
     """Resolve for read-only commands: warn (on stderr) that a tag may move, as notation does."""
     subject = target.store.resolve(target.ref)
     if target.tag is not None and announce:
@@ -172,6 +161,12 @@ def sign_command(
     verbose: Verbose = False,
 ) -> None:
     """Sign an artifact and store the signature as a referrer of it (and record it in a transparency log)."""
+    from notation_py.cli.json_output import recorded_json
+    from notation_py.cli.signing import timestamper
+    from notation_py.cli.transparency import log_target, record_artifact
+    from notation_py.deadline import deadline_scope
+    from notation_py.sign import SignOptions
+
     machine = check_output_format(output)
     set_machine_output(machine)
     enable_debug(debug)
@@ -217,7 +212,7 @@ def sign_command(
                 )
 
 
-def _print_verified(display: str, outcome: SignatureOutcome) -> None:
+def _print_verified(display: str, outcome: "SignatureOutcome") -> None:
     for result in outcome.warnings:
         warn(f'{result.check.value} was set to "log" and failed with error: {result.error}')
     out(f"Successfully verified signature for {display}")
@@ -260,6 +255,11 @@ def verify_command(
     verbose: Verbose = False,
 ) -> None:
     """Verify that an artifact carries a signature trusted by the trust policy."""
+    from notation_py.cli.json_output import verification_json
+    from notation_py.deadline import deadline_scope
+    from notation_py.oci.reference import LayoutReference, RegistryReference
+    from notation_py.verifier import Verifier, VerifierConfig
+
     machine = check_output_format(output)
     set_machine_output(machine)
     enable_debug(debug)
@@ -314,7 +314,12 @@ def verify_command(
     _print_verified(result.reference, result.verified)
 
 
-def _inspected(target: Target, subject: Descriptor, max_signatures: int) -> list[InspectedSignature]:
+def _inspected(target: Target, subject: "Descriptor", max_signatures: int) -> "list[InspectedSignature]":
+    from notation_py.cli.render import InspectedSignature
+    from notation_py.cli.transparency import stored_proofs
+    from notation_py.envelope import parse_envelope
+    from notation_py.oci.signatures import fetch_signature, list_signature_manifests
+
     found: list[InspectedSignature] = []
     for manifest in list_signature_manifests(target.store, subject, max_signatures):
         try:
@@ -345,6 +350,11 @@ def inspect_command(
     debug: Debug = False,
 ) -> None:
     """Show every signature of an artifact (envelope, attributes, certificates)."""
+    import json
+
+    from notation_py.cli.render import inspect_json, inspect_tree
+    from notation_py.deadline import deadline_scope
+
     check_max_signatures(max_signatures)
     enable_debug(debug)
     if output not in ("tree", "json"):
@@ -379,6 +389,10 @@ def list_command(
     debug: Debug = False,
 ) -> None:
     """List the signature manifests of an artifact."""
+    from notation_py.cli.render import render_tree
+    from notation_py.deadline import deadline_scope
+    from notation_py.oci.signatures import list_signature_manifests
+
     machine = check_output_format(output)
     set_machine_output(machine)
     check_max_signatures(max_signatures)
@@ -408,4 +422,6 @@ app.command("ls", hidden=True)(list_command)
 @app.command("version")
 def version_command() -> None:
     """Show the version."""
+    from notation_py import __version__
+
     out(f"notation-py {__version__}")

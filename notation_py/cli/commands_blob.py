@@ -1,8 +1,9 @@
 """``blob sign|verify|inspect`` and ``blob policy import|show|init``."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -23,24 +24,16 @@ from notation_py.cli.context import (
     timeout_setting,
     warn,
 )
-from notation_py.cli.json_output import check_output_format, emit, failure_json, recorded_json, verification_json
-from notation_py.cli.policy_io import import_policy, init_statement, show_policy
-from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
-from notation_py.cli.signing import timestamper
-from notation_py.cli.transparency import (
-    log_target,
-    record_blob,
-    summarize_proof,
-)
-from notation_py.deadline import deadline_scope
-from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS, parse_envelope
+from notation_py.cli.json_output import check_output_format, emit, failure_json
 from notation_py.errors import NotationError, UsageError, VerificationError
-from notation_py.fsutil import atomic_write
-from notation_py.policy.document import BlobTrustPolicy
-from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE, SignOptions
-from notation_py.verifier import Verifier, VerifierConfig, read_signature_file, signature_file_media_type
+from notation_py.sign import DEFAULT_BLOB_MEDIA_TYPE  # notation_py.sign imports no cryptography at module level
 
-_EXTENSIONS = {MEDIA_TYPE_JWS: "jws", MEDIA_TYPE_COSE: "cose"}
+
+def _extension(envelope_media_type: str) -> str:
+    """``jws`` or ``cose``: the middle part of a signature file's name."""
+    from notation_py.envelope import MEDIA_TYPE_COSE, MEDIA_TYPE_JWS
+
+    return {MEDIA_TYPE_JWS: "jws", MEDIA_TYPE_COSE: "cose"}[envelope_media_type]
 
 
 @blob_app.command("sign")
@@ -80,6 +73,13 @@ def blob_sign(
 
     With a transparency log, the signature is recorded and the proof written to <signature>.tlog-proof.
     """
+    from notation_py.cli.json_output import recorded_json
+    from notation_py.cli.signing import timestamper
+    from notation_py.cli.transparency import log_target, record_blob
+    from notation_py.deadline import deadline_scope
+    from notation_py.fsutil import atomic_write
+    from notation_py.sign import SignOptions
+
     machine = check_output_format(output)
     set_machine_output(machine)
     enable_debug(debug)
@@ -89,7 +89,7 @@ def blob_sign(
     if not blob.is_file():
         raise UsageError(f"blob {blob} does not exist or is not a regular file")
     envelope_type = signature_media_type(signature_format)
-    destination = signature_directory / f"{blob.name}.{_EXTENSIONS[envelope_type]}.sig"
+    destination = signature_directory / f"{blob.name}.{_extension(envelope_type)}.sig"
     if destination.exists() and not force:
         raise UsageError(f"signature file {destination} already exists, use --force to overwrite it")
     log = log_target(tlog, tlog_token_file, tlog_optional)
@@ -148,6 +148,10 @@ def blob_verify(
 
     A statement with ``transparencyLog`` also needs the proof <signature>.tlog-proof (or, online, the log).
     """
+    from notation_py.cli.json_output import verification_json
+    from notation_py.deadline import deadline_scope
+    from notation_py.verifier import Verifier, VerifierConfig, signature_file_media_type
+
     machine = check_output_format(output)
     set_machine_output(machine)
     enable_debug(debug)
@@ -200,6 +204,15 @@ def blob_inspect(
     debug: Annotated[bool, typer.Option("--debug", "-d", help="Debug output.")] = False,
 ) -> None:
     """Show the content of a blob signature file."""
+    import hashlib
+    import json
+
+    from notation_py.cli.render import InspectedSignature, StoredProof, blob_inspect_tree, signature_json
+    from notation_py.cli.transparency import summarize_proof
+    from notation_py.envelope import parse_envelope
+    from notation_py.transparency.files import proof_file_path
+    from notation_py.verifier import read_signature_file, signature_file_media_type
+
     enable_debug(debug)
     if output not in ("tree", "json"):
         raise UsageError(f'unrecognized output format "{output}": use "tree" or "json"')
@@ -209,10 +222,6 @@ def blob_inspect(
         content = parse_envelope(envelope_type, envelope)
     except NotationError as exc:
         raise UsageError(f"failed to parse signature: {exc.message}") from None
-    import hashlib
-
-    from notation_py.transparency.files import proof_file_path
-
     proof_path = proof_file_path(signature)
     logged: tuple[StoredProof, ...] = ()
     if proof_path.is_file():
@@ -233,12 +242,18 @@ def blob_policy_import(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
 ) -> None:
     """Validate and install a blob trust policy."""
+    from notation_py.cli.policy_io import import_policy
+    from notation_py.policy.document import BlobTrustPolicy
+
     import_policy(BlobTrustPolicy, file, config_dir().trust_policy_blob, force)
 
 
 @blob_policy_app.command("show")
 def blob_policy_show() -> None:
     """Print the blob trust policy."""
+    from notation_py.cli.policy_io import show_policy
+    from notation_py.policy.document import BlobTrustPolicy
+
     show_policy(BlobTrustPolicy, config_dir().trust_policy_blob)
 
 
@@ -257,6 +272,9 @@ def blob_policy_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
 ) -> None:
     """Create a blob trust policy with one statement."""
+    from notation_py.cli.policy_io import import_policy, init_statement
+    from notation_py.policy.document import BlobTrustPolicy
+
     statement: dict[str, object] = init_statement(name, level, trust_stores or [], trusted_identities or [])
     if global_policy:
         statement["globalPolicy"] = True

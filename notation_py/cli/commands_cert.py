@@ -1,46 +1,27 @@
 """``certificate`` (alias ``cert``): trust store management and test certificates."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
-import contextlib
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 
 from notation_py.cli.app import cert_app
 from notation_py.cli.context import config_dir, out, parse_duration, trust_store, warn
-from notation_py.cli.render import render_table
-from notation_py.config.files import KeySuite, Pkcs11KeyConfig, SigningKeys
-from notation_py.envelope.algorithms import Algorithm, PrivateKey, PublicKey
-from notation_py.envelope.encoding import format_rfc3339
-from notation_py.errors import CertificateError, UnsupportedEnvelopeError, UsageError
-from notation_py.fsutil import atomic_write
-from notation_py.keys.encrypted import write_private_key
-from notation_py.keys.generate import (
-    KEY_TYPES,
-    CertRole,
-    build_certificate,
-    create_root_ca,
-    generate_key,
-    issue_signing_certificate,
-    notary_test_subject,
-    parse_subject,
-    validate_ca_chain,
-)
-from notation_py.keys.material import ensure_absent, write_chain
-from notation_py.keys.passphrase import ENV_CA_PASSPHRASE, obtain_secret
-from notation_py.keys.pkcs11_uri import command_line_uri
-from notation_py.keys.resolve import key_passphrase
-from notation_py.policy.truststore import StoreType, is_valid_store_name
-from notation_py.x509.certs import thumbprint_sha256
-from notation_py.x509.chain import validate_code_signing_chain
-from notation_py.x509.names import format_name
+from notation_py.errors import UsageError
+from notation_py.keys.key_types import KEY_TYPES
+
+# cryptography and the key, certificate and trust store modules are imported inside the commands that
+# use them: typer only needs the signatures below to build the CLI.
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from notation_py.policy.truststore import StoreType
 
 StoreTypeOpt = Annotated[str, typer.Option("--type", "-t", help="ca, signingAuthority or tsa.")]
 PassphraseFileOpt = Annotated[
@@ -54,7 +35,9 @@ PassphraseFileOpt = Annotated[
 StoreOpt = Annotated[str, typer.Option("--store", "-s", help="Named store.")]
 
 
-def _store_type(value: str) -> StoreType:
+def _store_type(value: str) -> "StoreType":
+    from notation_py.policy.truststore import StoreType
+
     try:
         return StoreType(value)
     except ValueError:
@@ -79,6 +62,9 @@ def cert_list(
     store: Annotated[str | None, typer.Option("--store", "-s", help="Filter by store name.")] = None,
 ) -> None:
     """List certificate files in the trust store."""
+    from notation_py.cli.render import render_table
+    from notation_py.policy.truststore import is_valid_store_name
+
     kind = _store_type(store_type) if store_type else None
     if store is not None and not is_valid_store_name(store):
         raise UsageError(f"named store name needs to follow [a-zA-Z0-9_.-]+ format, {store} is invalid")
@@ -98,6 +84,10 @@ def cert_show(
     file_name: Annotated[str, typer.Argument(help="File name in the store.")], store_type: StoreTypeOpt, store: StoreOpt
 ) -> None:
     """Show the certificates of one trust store file."""
+    from notation_py.envelope.encoding import format_rfc3339
+    from notation_py.x509.certs import thumbprint_sha256
+    from notation_py.x509.names import format_name
+
     certs = trust_store().read_certificate_file(_store_type(store_type), store, file_name)
     for cert in certs:
         out(f"Issuer: {format_name(cert.issuer)}")
@@ -151,6 +141,16 @@ def cert_generate_test(
     passphrase_file: PassphraseFileOpt = None,
 ) -> None:
     """Create a self-signed code-signing key and certificate for testing, and trust it."""
+    from cryptography.hazmat.primitives import serialization
+
+    from notation_py.config.files import KeySuite, SigningKeys
+    from notation_py.envelope.encoding import format_rfc3339
+    from notation_py.fsutil import atomic_write
+    from notation_py.keys.encrypted import write_private_key
+    from notation_py.keys.generate import issue_signing_certificate, notary_test_subject
+    from notation_py.keys.resolve import key_passphrase
+    from notation_py.policy.truststore import StoreType, is_valid_store_name
+
     if not is_valid_store_name(name):
         raise UsageError(f'"{name}" is not a valid name: use letters, digits, "_", "." and "-"')
     if bits is not None and key_type is not None:
@@ -201,6 +201,11 @@ def cert_cleanup_test(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a test key made by generate-test: key files, trust store entry, key list entry."""
+    import contextlib
+
+    from notation_py.config.files import SigningKeys
+    from notation_py.policy.truststore import StoreType, is_valid_store_name
+
     if not is_valid_store_name(name):  # the name becomes file names under localkeys/
         raise UsageError(f'"{name}" is not a valid name: use letters, digits, "_", "." and "-"')
     if not yes and not typer.confirm(f"Are you sure you want to clean up test key {name}?", default=False):
@@ -249,17 +254,28 @@ def _validity(text: str) -> timedelta:
 
 
 def _output_paths(name: str, output_dir: Path | None) -> tuple[Path, Path]:
+    from notation_py.policy.truststore import is_valid_store_name
+
     if not is_valid_store_name(name):
         raise UsageError(f'"{name}" is not a valid name: use letters, digits, "_", "." and "-"')
     directory = output_dir if output_dir is not None else config_dir().local_keys
     return directory / f"{name}.key", directory / f"{name}.crt"
 
 
-def _subject(name: str, subject: str | None) -> x509.Name:
+def _subject(name: str, subject: str | None) -> "x509.Name":
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from notation_py.keys.generate import parse_subject
+
     return parse_subject(subject) if subject is not None else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
 
 
-def _report_certificate(what: str, cert: x509.Certificate, cert_path: Path) -> None:
+def _report_certificate(what: str, cert: "x509.Certificate", cert_path: Path) -> None:
+    from notation_py.envelope.encoding import format_rfc3339
+    from notation_py.x509.certs import thumbprint_sha256
+    from notation_py.x509.names import format_name
+
     out(f"{what}: {format_name(cert.subject)}")
     out(f"  certificate chain: {cert_path}")
     out(f"  valid until: {format_rfc3339(cert.not_valid_after_utc)}")
@@ -287,6 +303,12 @@ def cert_create_ca(
     keyCertSign, both critical). Put NAME.crt in the trust store of every verifier; keep NAME.key
     offline: it is needed only to issue intermediate CAs with "certificate issue --intermediate".
     """
+    from notation_py.keys.encrypted import write_private_key
+    from notation_py.keys.generate import create_root_ca, validate_ca_chain
+    from notation_py.keys.material import ensure_absent, write_chain
+    from notation_py.keys.resolve import key_passphrase
+    from notation_py.policy.truststore import StoreType, is_valid_store_name
+
     key_path, cert_path = _output_paths(name, output_dir)
     if path_length is not None and path_length < 0:
         raise UsageError("--path-length must be 0 or more")
@@ -369,7 +391,20 @@ def cert_issue(
     the Notary Project rules, so a trust store holding the root accepts signatures from every leaf
     below it. Nothing is written when a check fails.
     """
-    from notation_py.keys.material import load_authority, read_public_key_file
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+
+    from notation_py.config.files import KeySuite, Pkcs11KeyConfig, SigningKeys
+    from notation_py.envelope.algorithms import Algorithm, PrivateKey, PublicKey
+    from notation_py.errors import CertificateError, UnsupportedEnvelopeError
+    from notation_py.keys.encrypted import write_private_key
+    from notation_py.keys.generate import CertRole, build_certificate, generate_key, validate_ca_chain
+    from notation_py.keys.material import ensure_absent, load_authority, read_public_key_file, write_chain
+    from notation_py.keys.passphrase import ENV_CA_PASSPHRASE, obtain_secret
+    from notation_py.keys.pkcs11_uri import command_line_uri
+    from notation_py.keys.resolve import key_passphrase
+    from notation_py.x509.chain import validate_code_signing_chain
 
     if intermediate == leaf:
         raise UsageError("give exactly one of --intermediate and --leaf")

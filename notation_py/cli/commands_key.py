@@ -1,25 +1,22 @@
 """``key``: the signing key list (``signingkeys.json``)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notation_py.cli.app import key_app
 from notation_py.cli.context import config_dir, out, parse_pairs
-from notation_py.cli.render import render_table
-from notation_py.config.files import KeySuite, Pkcs11KeyConfig, SigningKeys
-from notation_py.envelope.model import PrimitiveSigner
-from notation_py.errors import CertificateError, SigningKeyError, UsageError
-from notation_py.fsutil import atomic_write
-from notation_py.keys.local import LocalSigner
-from notation_py.keys.passphrase import ENV_BACKUP_PASSPHRASE, obtain_secret
-from notation_py.keys.pkcs11_uri import command_line_uri, redact_pin_value
-from notation_py.keys.resolve import key_passphrase, local_signer, pkcs11_spec
-from notation_py.x509.chain import validate_code_signing_chain
+from notation_py.errors import UsageError
+
+# The key modules (cryptography, PKCS#11) are imported inside the commands that use them: typer only
+# needs the signatures below to build the CLI.
+if TYPE_CHECKING:
+    from notation_py.envelope.model import PrimitiveSigner
 
 PassphraseFileOpt = Annotated[
     Path | None,
@@ -67,6 +64,10 @@ def key_add(
     Local and PKCS#11 keys are loaded and checked first (passphrase or PIN, certificate chain,
     key matching the leaf): nothing is recorded when that fails.
     """
+    from notation_py.config.files import KeySuite, Pkcs11KeyConfig, SigningKeys
+    from notation_py.keys.pkcs11_uri import command_line_uri
+    from notation_py.keys.resolve import local_signer, pkcs11_spec
+
     cfg = config_dir()
     keys = SigningKeys.load(cfg.signing_keys)
     if any(k.name == name for k in keys.keys):
@@ -109,7 +110,7 @@ def key_add(
     out(name + (" (default)" if default else ""))
 
 
-def _subject(signer: PrimitiveSigner) -> str:
+def _subject(signer: "PrimitiveSigner") -> str:
     from notation_py.x509.names import format_name
 
     return format_name(signer.certificate_chain[0].subject)
@@ -118,6 +119,10 @@ def _subject(signer: PrimitiveSigner) -> str:
 @key_app.command("list")
 def key_list() -> None:
     """List signing keys; * marks the default."""
+    from notation_py.cli.render import render_table
+    from notation_py.config.files import SigningKeys
+    from notation_py.keys.pkcs11_uri import redact_pin_value
+
     keys = SigningKeys.load(config_dir().signing_keys)
     rows = [
         [
@@ -141,6 +146,8 @@ def key_update(
     default: Annotated[bool, typer.Option("--default", help="Make it the default key.")] = False,
 ) -> None:
     """Update a key (make it the default)."""
+    from notation_py.config.files import SigningKeys
+
     cfg = config_dir()
     keys = SigningKeys.load(cfg.signing_keys)
     if not default:
@@ -157,6 +164,8 @@ key_app.command("set", hidden=True)(key_update)
 @key_app.command("delete")
 def key_delete(names: Annotated[list[str], typer.Argument(help="Key names.")]) -> None:
     """Remove keys from the key list (key files are left in place)."""
+    from notation_py.config.files import SigningKeys
+
     cfg = config_dir()
     keys = SigningKeys.load(cfg.signing_keys)
     removed = [keys.get(name) for name in names]
@@ -188,7 +197,11 @@ def key_export(
     NOTATION_BACKUP_PASSPHRASE or a prompt (at least 8 characters). Keys in a PKCS#11 token cannot
     be exported.
     """
+    from notation_py.config.files import SigningKeys
+    from notation_py.fsutil import atomic_write
     from notation_py.keys.backup import export_backup
+    from notation_py.keys.passphrase import ENV_BACKUP_PASSPHRASE, obtain_secret
+    from notation_py.keys.resolve import local_signer
 
     cfg = config_dir()
     suite = SigningKeys.load(cfg.signing_keys).get(name)
@@ -236,10 +249,18 @@ def key_import(
     The key and chain are checked like a key being signed with (matching key, Notary certificate
     rules, valid now) before anything is written.
     """
+    from datetime import UTC, datetime
+
+    from notation_py.config.files import KeySuite, SigningKeys
+    from notation_py.errors import CertificateError, SigningKeyError
     from notation_py.keys.backup import import_backup
     from notation_py.keys.encrypted import write_private_key
+    from notation_py.keys.local import LocalSigner
     from notation_py.keys.material import ensure_absent, write_chain
+    from notation_py.keys.passphrase import ENV_BACKUP_PASSPHRASE, obtain_secret
+    from notation_py.keys.resolve import key_passphrase
     from notation_py.policy.truststore import is_valid_store_name
+    from notation_py.x509.chain import validate_code_signing_chain
 
     if not is_valid_store_name(name):
         raise UsageError(f'"{name}" is not a valid name: use letters, digits, "_", "." and "-"')

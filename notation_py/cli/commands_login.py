@@ -1,6 +1,8 @@
 """``login`` and ``logout``: registry credentials kept the way notation keeps them."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
 import getpass
 import os

@@ -1,6 +1,8 @@
 """``policy``: the OCI trust policy (``trustpolicy.oci.json``)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +11,8 @@ import typer
 
 from notation_py.cli.app import policy_app
 from notation_py.cli.context import config_dir
-from notation_py.cli.policy_io import import_policy, init_statement, show_policy
-from notation_py.policy.document import OCITrustPolicy
+
+# The trust policy modules (cryptography) are imported inside the commands (typer only needs their signatures).
 
 
 def _policy_path() -> Path:
@@ -26,12 +28,18 @@ def policy_import(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
 ) -> None:
     """Validate and install an OCI trust policy."""
+    from notation_py.cli.policy_io import import_policy
+    from notation_py.policy.document import OCITrustPolicy
+
     import_policy(OCITrustPolicy, file, config_dir().trust_policy_oci, force)
 
 
 @policy_app.command("show")
 def policy_show() -> None:
     """Print the OCI trust policy."""
+    from notation_py.cli.policy_io import show_policy
+    from notation_py.policy.document import OCITrustPolicy
+
     show_policy(OCITrustPolicy, _policy_path())
 
 
@@ -49,6 +57,9 @@ def policy_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing policy.")] = False,
 ) -> None:
     """Create an OCI trust policy with one statement."""
+    from notation_py.cli.policy_io import import_policy, init_statement
+    from notation_py.policy.document import OCITrustPolicy
+
     statement = init_statement(name, level, trust_stores or [], trusted_identities or [])
     statement = {"name": statement.pop("name"), "registryScopes": list(scopes), **statement}
     doc = {"version": "1.0", "trustPolicies": [statement]}

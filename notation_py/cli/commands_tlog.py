@@ -1,10 +1,10 @@
 """``tlog proof``: show the transparency log proofs of an artifact's signatures, fetch missing ones."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` in the command modules: typer evaluates every command's
+# annotations each time the CLI starts, and from strings (eval and compile of each) that took three times
+# as long. Modules a command needs are imported inside it (docs/performance.md, "CLI start-up").
 
-import json
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,15 +27,17 @@ from notation_py.cli.context import (
     open_target,
     out,
 )
-from notation_py.cli.render import Node, StoredProof, render_tree
-from notation_py.cli.transparency import stored_proofs, summarize_proof
 from notation_py.errors import NotationError, TrustPolicyError, UsageError
-from notation_py.oci.signatures import fetch_signature, list_signature_manifests
-from notation_py.policy.document import OCITrustPolicy
+
+# The transparency, OCI and trust policy modules are imported inside the command (typer only needs its signature).
+if TYPE_CHECKING:
+    from notation_py.cli.render import Node
 
 
 def _log_keys(keys: list[str] | None, scope: str | None) -> tuple[str, ...]:
     """``--tlog-key`` values, else the verifier keys of the trust policy statement for ``scope``."""
+    from notation_py.policy.document import OCITrustPolicy
+
     if keys:
         return tuple(keys)
     cfg = config_dir()
@@ -75,6 +77,12 @@ def proof_command(
     debug: Debug = False,
 ) -> None:
     """Show each signature's transparency log proof; with --tlog, look up the ones that have none."""
+    import json
+    from datetime import UTC, datetime
+
+    from notation_py.cli.render import StoredProof, render_tree
+    from notation_py.cli.transparency import stored_proofs, summarize_proof
+    from notation_py.oci.signatures import fetch_signature, list_signature_manifests
     from notation_py.transparency import (
         LogClient,
         LoggedSignature,

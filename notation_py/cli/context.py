@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -12,20 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from notation_py.config.dirs import ConfigDir, cache_dir
-from notation_py.config.files import NotationConfig
-from notation_py.deadline import DEFAULT_TIMEOUT, Deadline, valid_timeout
-from notation_py.envelope import format_from_name
 from notation_py.errors import ConfigError, UnsupportedEnvelopeError, UsageError
-from notation_py.oci.layout import OCILayout
-from notation_py.oci.reference import LayoutReference, RegistryReference
-from notation_py.oci.store import ArtifactStore
 
+# Everything else is imported where it is used: every command module imports this one, and ``--help``
+# or a command that needs no revocation checking, trust policy or registry should not load those
+# (docs/performance.md, "CLI start-up").
 if TYPE_CHECKING:
+    from notation_py.deadline import Deadline
     from notation_py.oci.registry import RegistryClient
+    from notation_py.oci.store import ArtifactStore
+    from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
+    from notation_py.policy.truststore import X509TrustStore
+    from notation_py.revocation import RevocationChecker
     from notation_py.sign import Signer
-from notation_py.policy.document import BlobTrustPolicy, OCITrustPolicy
-from notation_py.policy.truststore import X509TrustStore
-from notation_py.revocation import FileCRLCache, RevocationChecker
 
 TRUST_POLICY_MISSING = (
     "trust policy is not present. To create a trust policy, see: "
@@ -56,6 +54,8 @@ def warn(text: str) -> None:
 def enable_debug(on: bool) -> None:
     """``--debug``: log the library's decisions (revocation servers, store reads) to standard error."""
     if on:
+        import logging
+
         # Only our own loggers: httpx/httpcore debug output would print every header.
         logger = logging.getLogger("notation_py")
         if not logger.handlers:
@@ -108,6 +108,8 @@ class TimeoutSetting:
 
     def start(self, operation: str) -> Deadline:
         """Start the clock of ``operation`` (``verification of <ref>``): the deadline is from now."""
+        from notation_py.deadline import Deadline
+
         return Deadline(self.seconds, operation, setting=self.source)
 
 
@@ -118,6 +120,9 @@ def timeout_setting(flag: str | None) -> TimeoutSetting:
         UsageError: the flag is not a positive number of seconds.
         ConfigError: ``config.json`` is malformed (its ``timeout`` included).
     """
+    from notation_py.config.files import NotationConfig
+    from notation_py.deadline import DEFAULT_TIMEOUT, valid_timeout
+
     if flag is not None:
         try:
             value: float | None = float(flag.strip())
@@ -162,6 +167,9 @@ def parse_pairs(values: Iterable[str] | None, flag: str) -> dict[str, str]:
 
 def signature_media_type(fmt: str | None) -> str:
     """Envelope media type from ``--signature-format``, else config.json, else JWS."""
+    from notation_py.config.files import NotationConfig
+    from notation_py.envelope import format_from_name
+
     if fmt is None:
         fmt = NotationConfig.load(config_dir().config_json).signature_format or "jws"
     try:
@@ -193,6 +201,8 @@ def resolve_signer(
 
 def load_oci_policy() -> OCITrustPolicy:
     """``trustpolicy.oci.json`` (or legacy ``trustpolicy.json``), validated."""
+    from notation_py.policy.document import OCITrustPolicy
+
     cfg = config_dir()
     if not cfg.trust_policy_oci.exists() and not cfg.trust_policy_legacy.exists():
         raise ConfigError(TRUST_POLICY_MISSING)
@@ -201,6 +211,8 @@ def load_oci_policy() -> OCITrustPolicy:
 
 def load_blob_policy() -> BlobTrustPolicy:
     """``trustpolicy.blob.json``, validated."""
+    from notation_py.policy.document import BlobTrustPolicy
+
     cfg = config_dir()
     if not cfg.trust_policy_blob.exists():
         raise ConfigError(TRUST_POLICY_MISSING)
@@ -209,11 +221,15 @@ def load_blob_policy() -> BlobTrustPolicy:
 
 def trust_store() -> X509TrustStore:
     """The trust store under the configuration directory."""
+    from notation_py.policy.truststore import X509TrustStore
+
     return X509TrustStore(config_dir().truststore)
 
 
 def revocation_checker() -> RevocationChecker:
     """OCSP/CRL checker with notation's CRL file cache under ``{NOTATION_CACHE}/crl``."""
+    from notation_py.revocation import FileCRLCache, RevocationChecker
+
     return RevocationChecker(crl_cache=FileCRLCache.in_cache_dir(cache_dir()))
 
 
@@ -259,6 +275,7 @@ class Target:
 
 def registry_client(host: str, remote: RemoteFlags) -> RegistryClient:
     """A registry client configured from the flags, ``config.json`` and the credential sources."""
+    from notation_py.config.files import NotationConfig
     from notation_py.oci.registry import Credential, DefaultCredentials, RegistryClient, RegistryOptions
 
     cfg = config_dir()
@@ -280,9 +297,13 @@ def open_target(
     Raises:
         UsageError: a malformed reference, or flags that do not fit the target.
     """
+    from notation_py.oci.reference import LayoutReference, RegistryReference
+
     if oci_layout:
         if remote is not None and remote.force_referrers_tag:
             raise UsageError("--force-referrers-tag cannot be used with --oci-layout")
+        from notation_py.oci.layout import OCILayout
+
         ref = LayoutReference.parse(reference)
         return Target(OCILayout(ref.path), ref.reference, ref.tag, ref.path, scope)
     try:

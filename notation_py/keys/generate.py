@@ -18,9 +18,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from notation_py.envelope.algorithms import PrivateKey, PublicKey
 from notation_py.errors import UsageError
+from notation_py.keys import key_types
 
-#: ``--key-type`` values and the keys they make.
-KEY_TYPES = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-256", "ec-384", "ec-521")
+#: ``--key-type`` values and the keys they make (defined in :mod:`notation_py.keys.key_types`, which the
+#: CLI's help text imports without loading cryptography).
+KEY_TYPES = key_types.KEY_TYPES
 _CURVES: dict[str, ec.EllipticCurve] = {"ec-256": ec.SECP256R1(), "ec-384": ec.SECP384R1(), "ec-521": ec.SECP521R1()}
 
 

@@ -9,14 +9,15 @@ the running operation (:mod:`notation_py.deadline`).
 from __future__ import annotations
 
 import time
-from typing import Protocol, runtime_checkable
-
-import httpx
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from notation_py.deadline import current_deadline
-from notation_py.deadline_http import body_within, capped_timeout, timed_out_by
 from notation_py.errors import RevocationError
-from notation_py.tls import ssl_context
+
+# httpx (and what it loads) is imported on the first request: most chains have no OCSP or CRL URLs,
+# so most verifications never send one, and a command-line verification starts faster without it.
+if TYPE_CHECKING:
+    import httpx
 
 #: Default timeout of one OCSP exchange, seconds (notation-go).
 OCSP_TIMEOUT = 2.0
@@ -72,6 +73,10 @@ class HttpxTransport:
     @property
     def _client(self) -> httpx.Client:
         if self._lazy is None:
+            import httpx
+
+            from notation_py.tls import ssl_context
+
             self._lazy = httpx.Client(follow_redirects=True, max_redirects=10, verify=ssl_context())
         return self._lazy
 
@@ -107,6 +112,10 @@ class HttpxTransport:
     def _exchange(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float, max_bytes: int
     ) -> bytes:
+        import httpx
+
+        from notation_py.deadline_http import body_within, capped_timeout, timed_out_by
+
         overall = current_deadline()
         activity = f"checking revocation ({method} {url})"
         if overall is not None:
