@@ -279,23 +279,29 @@ class SQLiteStorage(Storage):
         if start < 0:
             raise ValueError(f"checkpoint size {checkpoint.size} is smaller than the batch ({len(entries)} entries)")
         self._check_open()
+        async with self._transaction(f"appending entries {start}..{checkpoint.size - 1}") as conn:
+            await self._append_locked(
+                conn, start, entries=entries, hashes=hashes, checkpoint=checkpoint, compact_range=compact_range
+            )
+        self._maybe_checkpoint()
+        return range(start, checkpoint.size)
+
+    @asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+        """One ``BEGIN IMMEDIATE`` write transaction under the write lock: committed, or rolled back on any error."""
         async with self._write_lock:
             conn = self._writer
             try:
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
-                    await self._append_locked(
-                        conn, start, entries=entries, hashes=hashes, checkpoint=checkpoint, compact_range=compact_range
-                    )
+                    yield conn
                     await conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         await conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise StorageError(f"appending entries {start}..{checkpoint.size - 1} failed: {exc}") from exc
-        self._maybe_checkpoint()
-        return range(start, checkpoint.size)
+                raise StorageError(f"{what} failed: {exc}") from exc
 
     def _maybe_checkpoint(self) -> None:
         """Start a background WAL checkpoint once the WAL file is past :data:`WAL_CHECKPOINT_BYTES`."""
@@ -419,35 +425,24 @@ class SQLiteStorage(Storage):
             StorageError: the transaction failed (nothing written).
         """
         self._check_open()
-        async with self._write_lock:
-            conn = self._writer
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                try:
-                    row = await _row(conn, "SELECT size, compact_range FROM log_state WHERE id = 0")
-                    start = 0 if row is None else int(row[0])
-                    tree = merkle.CompactRange() if row is None else merkle.CompactRange.from_state(bytes(row[1]))
-                    nodes = [NodeHash(n.level, n.index, n.hash) for e in entries for n in tree.append(e.leaf_hash)]
-                    if tree.to_state() != compact_range or list(hashes) != nodes:
-                        raise AppendConflictError("the recovered entries do not extend the stored tree")
-                    await _insert_entries(conn, start, entries)
-                    await _extend_tiles(conn, hashes)
-                    await conn.executemany(
-                        "INSERT OR IGNORE INTO checkpoints (size, root_hash, note) VALUES (?, ?, ?)",
-                        [(c.size, c.root_hash, c.note) for c in checkpoints],
-                    )
-                    await conn.execute(
-                        "INSERT INTO log_state (id, size, compact_range) VALUES (0, ?, ?) ON CONFLICT (id) "
-                        "DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range",
-                        (tree.size, compact_range),
-                    )
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        await conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StorageError(f"importing recovered entries failed: {exc}") from exc
+        async with self._transaction("importing recovered entries") as conn:
+            row = await _row(conn, "SELECT size, compact_range FROM log_state WHERE id = 0")
+            start = 0 if row is None else int(row[0])
+            tree = merkle.CompactRange() if row is None else merkle.CompactRange.from_state(bytes(row[1]))
+            nodes = [NodeHash(n.level, n.index, n.hash) for e in entries for n in tree.append(e.leaf_hash)]
+            if tree.to_state() != compact_range or list(hashes) != nodes:
+                raise AppendConflictError("the recovered entries do not extend the stored tree")
+            await _insert_entries(conn, start, entries)
+            await _extend_tiles(conn, hashes)
+            await conn.executemany(
+                "INSERT OR IGNORE INTO checkpoints (size, root_hash, note) VALUES (?, ?, ?)",
+                [(c.size, c.root_hash, c.note) for c in checkpoints],
+            )
+            await conn.execute(
+                "INSERT INTO log_state (id, size, compact_range) VALUES (0, ?, ?) ON CONFLICT (id) "
+                "DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range",
+                (tree.size, compact_range),
+            )
 
     async def lookup_dedup(self, keys: Iterable[bytes]) -> dict[bytes, int]:
         """See :meth:`Storage.lookup_dedup`."""
